@@ -1,0 +1,370 @@
+//! A task's children: their lifecycle, run in this task's mailbox.
+//!
+//! Every step of a child's life — start, run, dispose, the decision to retry — runs inside
+//! the parent actor's `ctx.wait`, so no two of them (nor a `call` to the parent) ever run at
+//! the same time or interleave at an `.await` (L2). What reaches the mailbox:
+//!
+//! | message | what the parent does |
+//! |---|---|
+//! | `Adopt` | builds the child's actor, starts it, then runs `run` or spawns `go` |
+//! | `ChildStopped` | disposes the child: its children, `dispose`, resources, hooks |
+//! | `ChildGoEnded` | concludes the attempt as a returned `run` would |
+//! | `ChildRestart` | disposes the child and starts it again (L14) |
+//! | `RetryChild` | starts the child again after its backoff delay (R2) |
+//! | `DisposeChildren` | disposes every child, last started first (L5) |
+//!
+//! Each event costs O(1) in the number of siblings; only disposing all children sorts them.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, AsyncContext, Context};
+use tokio::sync::oneshot;
+
+use crate::node::Node;
+use crate::reason::StopReason;
+use crate::state::{Kind, TaskId, TaskState};
+use crate::task::{ChildOps, Control};
+
+/// The children a task's actor drives, by id.
+#[derive(Default)]
+pub(crate) struct Children {
+    links: RefCell<HashMap<TaskId, Rc<dyn ChildOps>>>,
+}
+
+impl Children {
+    fn get(&self, id: TaskId) -> Option<Rc<dyn ChildOps>> {
+        self.links.borrow().get(&id).cloned()
+    }
+
+    /// The child to dispose first: not yet started, else the last started.
+    fn last_started(&self) -> Option<Rc<dyn ChildOps>> {
+        self.links
+            .borrow()
+            .values()
+            .max_by_key(|c| {
+                let inner = c.node().lock();
+                if inner.ever_started {
+                    inner.start_seq
+                } else {
+                    u64::MAX
+                }
+            })
+            .cloned()
+    }
+}
+
+/// How one attempt of a child ended.
+enum Ended {
+    StartFailed(StopReason),
+    Returned(Result<(), StopReason>),
+    /// Nothing ended by itself: a stop or restart was asked.
+    Interrupted,
+}
+
+/// Handles a framework message about this task's children.
+pub(crate) fn handle<A>(node: &Arc<Node>, kids: &Rc<Children>, msg: Control, ctx: &mut Context<A>)
+where
+    A: Actor<Context = Context<A>>,
+{
+    let parent = node.clone();
+    let kids = kids.clone();
+    let wait = |ctx: &mut Context<A>, fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+        ctx.wait(actix::fut::wrap_future::<_, A>(fut));
+    };
+    match msg {
+        Control::Adopt(adoption) => {
+            if let Some(ops) = adoption.open() {
+                kids.links.borrow_mut().insert(ops.node().id, ops.clone());
+                wait(ctx, Box::pin(drive(parent, kids, ops, None)));
+            }
+        }
+        Control::ChildStopped(id) => {
+            if let Some(ops) = kids.get(id) {
+                wait(ctx, Box::pin(drive(parent, kids, ops, Some(Ended::Interrupted))));
+            }
+        }
+        Control::ChildGoEnded(id, attempt, out) => {
+            if let Some(ops) = kids.get(id) {
+                let current = ops.node().state() == TaskState::Going && ops.node().lock().attempt == attempt;
+                if current {
+                    wait(ctx, Box::pin(drive(parent, kids, ops, Some(Ended::Returned(out)))));
+                }
+            }
+        }
+        Control::ChildRestart(id) => {
+            if let Some(ops) = kids.get(id) {
+                let idle = matches!(
+                    ops.node().state(),
+                    TaskState::Init | TaskState::Started | TaskState::Going
+                );
+                if idle && ops.node().restart_requested() {
+                    wait(ctx, Box::pin(drive(parent, kids, ops, Some(Ended::Interrupted))));
+                }
+            }
+        }
+        Control::RetryChild(id) => {
+            if let Some(ops) = kids.get(id).filter(|c| c.node().state() == TaskState::Init) {
+                wait(ctx, Box::pin(drive(parent, kids, ops, None)));
+            }
+        }
+        Control::DisposeChildren(reason, done) => {
+            wait(
+                ctx,
+                Box::pin(async move {
+                    dispose_all(&parent, &kids, reason).await;
+                    let _ = done.send(());
+                }),
+            );
+        }
+        Control::DisposeSelf => {
+            wait(
+                ctx,
+                Box::pin(async move {
+                    let reason = parent.reason_or_disposed();
+                    parent.set_state(TaskState::Disposing);
+                    dispose_all(&parent, &kids, reason).await;
+                    parent.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
+                    parent.set_state(TaskState::Disposed);
+                    parent.ctl.do_send(Control::Terminate);
+                }),
+            );
+        }
+        Control::Drain | Control::Terminate => {}
+    }
+}
+
+/// Runs a child's attempts until it is left running, waiting for a retry, or disposed.
+/// `first` concludes an attempt that ended while the mailbox was free.
+async fn drive(parent: Arc<Node>, kids: Rc<Children>, ops: Rc<dyn ChildOps>, mut first: Option<Ended>) {
+    loop {
+        let ended = match first.take() {
+            Some(ended) => ended,
+            None => match attempt(&parent, &ops).await {
+                Some(ended) => ended,
+                None => return,
+            },
+        };
+        match conclude(&parent, &kids, &ops, ended).await {
+            Next::Done => return,
+            Next::Again => continue,
+            Next::RetryAfter(delay) => {
+                let id = ops.node().id;
+                let ctl = parent.ctl.clone();
+                if delay.is_zero() {
+                    ctl.do_send(Control::RetryChild(id));
+                } else {
+                    actix_rt::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        ctl.do_send(Control::RetryChild(id));
+                    });
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// One attempt: start, then `run` (held here) or `go` (spawned). `None` when the child is
+/// left alive: started with no `run`, or going.
+async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
+    let node = ops.node().clone();
+    if node.is_stopping() || node.restart_requested() {
+        return Some(Ended::Interrupted);
+    }
+    {
+        let mut inner = node.lock();
+        inner.attempt += 1;
+        inner.up_since = None;
+        if let Some(t) = inner.timings.as_mut() {
+            t.started_at = Some(std::time::SystemTime::now());
+        }
+    }
+    node.set_state(TaskState::Starting);
+    let began = Instant::now();
+    let started = holding(parent, &node, ops.clone().start()).await;
+    node.with_timings(|t| t.start_duration = Some(began.elapsed()));
+    if let Err(reason) = started {
+        return Some(Ended::StartFailed(reason));
+    }
+    let seq = {
+        let mut inner = parent.lock();
+        inner.next_seq += 1;
+        inner.next_seq
+    };
+    {
+        let mut inner = node.lock();
+        inner.start_seq = seq;
+        inner.ever_started = true;
+        inner.up_since = Some(tokio::time::Instant::now());
+    }
+    node.set_state(TaskState::Started);
+    tracing::debug!(parent: &node.span, "started");
+    ops.started();
+    node.bubble(|inner| &inner.on_descendant_start);
+    if node.is_stopping() || node.restart_requested() {
+        return Some(Ended::Interrupted);
+    }
+    node.set_state(TaskState::Running);
+    node.with_timings(|t| t.run_began = Some(Instant::now()));
+    let ran = holding(parent, &node, ops.clone().run()).await;
+    node.with_timings(|t| {
+        if ran.is_some() {
+            t.run_duration = t.run_began.map(|b| b.elapsed());
+        }
+        t.run_began = None;
+    });
+    if let Some(out) = ran {
+        return Some(Ended::Returned(out));
+    }
+    node.set_state(TaskState::Started);
+    match ops.clone().go().await {
+        Ok(true) => {
+            node.set_state(TaskState::Going);
+            None
+        }
+        Ok(false) => None,
+        Err(panic) => Some(Ended::Returned(Err(panic))),
+    }
+}
+
+enum Next {
+    Done,
+    Again,
+    RetryAfter(Duration),
+}
+
+/// Decides what follows an attempt (R2, R3, L7, L14) and disposes as needed.
+async fn conclude(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, ended: Ended) -> Next {
+    let node = ops.node();
+    if let Some(reason) = node.reason() {
+        finish(parent, kids, ops, reason).await;
+        return Next::Done;
+    }
+    if node.take_restart() {
+        tracing::debug!(parent: &node.span, "restart");
+        teardown(parent, ops, StopReason::Restart).await;
+        node.set_state(TaskState::Init);
+        return Next::Again;
+    }
+    let failure = match ended {
+        Ended::Interrupted => return Next::Done,
+        Ended::Returned(Ok(())) if node.kind == Kind::Task => {
+            node.mark_stopping(StopReason::Complete);
+            finish(parent, kids, ops, StopReason::Complete).await;
+            return Next::Done;
+        }
+        Ended::Returned(Ok(())) => return Next::Done,
+        Ended::Returned(Err(reason)) | Ended::StartFailed(reason) => reason,
+    };
+    match retry_delay(parent, node, failure) {
+        Ok((delay, failure)) => {
+            teardown(parent, ops, failure).await;
+            node.set_state(TaskState::Init);
+            Next::RetryAfter(delay)
+        }
+        Err(reason) => {
+            node.mark_stopping(reason.clone());
+            let reason = node.reason().unwrap_or(reason);
+            finish(parent, kids, ops, reason).await;
+            Next::Done
+        }
+    }
+}
+
+/// The delay before the next retry, or the final reason when there is none (R1, R3).
+fn retry_delay(parent: &Node, node: &Node, failure: StopReason) -> Result<(Duration, StopReason), StopReason> {
+    if !failure.is_retryable() || parent.is_stopping() {
+        return Err(failure);
+    }
+    let mut inner = node.lock();
+    let retry = inner.retry;
+    if inner
+        .up_since
+        .is_some_and(|since| since.elapsed() >= retry.stable_period())
+    {
+        inner.retry_count = 0;
+    }
+    let n = inner.retry_count + 1;
+    if !retry.allows(n) {
+        return Err(if inner.retry_count == 0 {
+            failure
+        } else {
+            StopReason::RetryExhausted {
+                retries: inner.retry_count,
+                last: Box::new(failure),
+            }
+        });
+    }
+    inner.retry_count = n;
+    inner
+        .descriptions
+        .insert("retry".to_owned(), serde_json::Value::String(retry.describe(n)));
+    let delay = retry.delay(n);
+    tracing::info!(parent: &node.span, attempt = n, delay_ms = delay.as_millis() as u64, reason = %failure, "retry");
+    inner.last_failure = Some(failure.clone());
+    Ok((delay, failure))
+}
+
+/// Disposes a child for good and forgets it; then a job whose last child this was stops
+/// with `AutoStop` (L7).
+async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, reason: StopReason) {
+    let node = ops.node();
+    teardown(parent, ops, reason.clone()).await;
+    node.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
+    kids.links.borrow_mut().remove(&node.id);
+    let now_empty = {
+        let mut inner = parent.lock();
+        inner.forget(node);
+        inner.children.is_empty() && inner.had_child
+    };
+    node.set_state(TaskState::Disposed);
+    tracing::debug!(parent: &node.span, reason = %reason, "disposed");
+    node.bubble(|inner| &inner.on_descendant_dispose);
+    ops.terminate();
+    if now_empty && parent.kind == Kind::Job && parent.state().is_active() {
+        parent.stop(StopReason::AutoStop(Box::new(reason)));
+    }
+}
+
+/// Disposes what an attempt acquired: the child's children (last started first), its
+/// `dispose` if its start succeeded, then its resources and hooks. A panic in `dispose` is
+/// reported and the rest still runs (L9).
+async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason) {
+    let node = ops.node().clone();
+    let was = node.state();
+    node.set_state(TaskState::Disposing);
+    let has_children = !node.lock().children.is_empty();
+    if has_children {
+        let (done, wait) = oneshot::channel();
+        node.ctl.do_send(Control::DisposeChildren(reason, done));
+        let _ = wait.await;
+    }
+    if matches!(was, TaskState::Started | TaskState::Running | TaskState::Going) {
+        if let Err(panic) = holding(parent, &node, ops.clone().dispose()).await {
+            tracing::warn!(parent: &node.span, reason = %panic, "dispose failed");
+            node.describe_failure("disposeError", &panic);
+        }
+    }
+    ops.release();
+}
+
+/// Disposes every child of `parent`, last started first (L5).
+async fn dispose_all(parent: &Arc<Node>, kids: &Children, reason: StopReason) {
+    while let Some(child) = kids.last_started() {
+        child.node().mark_stopping(reason.clone());
+        let reason = child.node().reason_or_disposed();
+        finish(parent, kids, &child, reason).await;
+    }
+}
+
+/// Runs one lifecycle step of `child`, recording that it holds `parent`'s mailbox.
+async fn holding<R>(parent: &Node, child: &Node, step: impl std::future::Future<Output = R>) -> R {
+    parent.lock().blocked_on = Some((child.id, Instant::now()));
+    let out = step.await;
+    parent.lock().blocked_on = None;
+    out
+}

@@ -1,0 +1,132 @@
+//! # tasktree
+//!
+//! Asynchronous tasks as one supervised tree, on actix. Everything in a program — a
+//! connection, a stream, a timer, a service — is a *task* with a clear lifecycle, a unique
+//! id, timings, descriptions, a start reason and a stop reason, in one tree that can be
+//! watched and controlled like an operating system's task manager. The model is the Go
+//! library GoTask's; the machinery is actix's.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use std::time::Duration;
+//! use tasktree::prelude::*;
+//!
+//! #[task(job)] // a container: ends when its last child has ended
+//! struct Connection { remote: String }
+//!
+//! #[task]
+//! struct Puller { url: String, frames: u32 }
+//!
+//! impl Lifecycle for Puller {
+//!     async fn start(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+//!         cx.describe("url", &self.url);
+//!         cx.set_retry(Retry::exponential(3, Duration::from_millis(100)));
+//!         Ok(())
+//!     }
+//!     async fn run(&mut self, _cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+//!         self.frames += 1; // blocks the parent's mailbox, like GoTask's Run
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[actix::main]
+//! async fn main() -> Result<(), TaskError> {
+//!     let root = Root::new();
+//!     let conn = root.add(Connection { remote: "rtmp://example/live".into() });
+//!     let puller = conn.add(Puller { url: "http://example/a.flv".into(), frames: 0 });
+//!     assert!(puller.wait_stopped().await.is(ReasonKind::Complete));
+//!     // The job's last child ended, so the job ended too.
+//!     assert!(conn.wait_stopped().await.is(ReasonKind::AutoStop));
+//!     root.shutdown().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## How the pieces fit
+//!
+//! | concept | module | |
+//! |---|---|---|
+//! | why a task stopped; errors | `reason` | [`StopReason`], [`TaskError`], [`HandleError`] |
+//! | ids, states, timings, steps | `state` | [`TaskId`], [`TaskState`], [`Kind`], [`Timings`] |
+//! | retry policy | `retry` | [`Retry`] |
+//! | panic capture, the actor's supervisor future | `supervisor` | |
+//! | the user's traits, the actor of a task | `task` | [`Task`], [`Lifecycle`], [`Handles`], [`Go`] |
+//! | the task's own context | `context` | [`TaskCx`] |
+//! | handles | `handle` | [`TaskRef`], [`TaskHandle`] |
+//! | children's lifecycle in the parent's mailbox | `job` | |
+//! | the root, shutdown | `root` | [`Root`] |
+//! | read-only views | `snapshot` | [`TaskInfo`] |
+//!
+//! The arrows point one way: `reason ← state ← retry ← node ← supervisor ← task ← context ←
+//! handle ← job ← root`; `snapshot` only reads handles.
+//!
+//! ## The model
+//!
+//! **A tree.** [`Root::new`] makes the root; `add` on any handle (or on a task's own
+//! [`TaskCx`]) adds a child and returns its [`TaskHandle`] at once. Each task is an actix
+//! actor running on the root's arbiter, supervised by its parent.
+//!
+//! **Kinds.** `#[task]` makes a plain task, which ends when its `run` or `go` returns, when
+//! it fails, or when it is stopped. `#[task(job)]` makes a container that ends when its last
+//! child has ended ([`StopReason::AutoStop`]); `#[task(work)]` a container that ends only
+//! when stopped.
+//!
+//! **Lifecycle.** [`Lifecycle`] has four optional methods: `start`, `run` (blocking: the
+//! parent's mailbox waits for it), `go` (runs on its own) and `dispose`. States go
+//! `Init → Starting → Started → Running | Going → Disposing → Disposed` ([`TaskState`]).
+//!
+//! **Serialization.** A child's `start`, `run` and `dispose` run inside its *parent's*
+//! mailbox (actix `ctx.wait`), so for the children of one parent they never run at the same
+//! time, nor interleave with each other or with a [`call`](TaskHandle::call) sent to the
+//! parent — GoTask's "called in the parent task's goroutine", given by the mailbox. The
+//! task's own mailbox stays free, so its `start` can add children and wait for them.
+//!
+//! **Stopping.** [`stop`](TaskRef::stop) is immediate and idempotent: the first reason wins;
+//! `on_stop` resources are released at once; children are stopped with the same reason;
+//! then the parent disposes the subtree, children before parents, last started first.
+//!
+//! **Failures.** A panic in any user code becomes [`StopReason::Panic`]; the parent and the
+//! siblings keep working. A failed start is started again, a failed `run` is disposed and
+//! started again, as the task's [`Retry`] policy allows; the id stays the same.
+//!
+//! **Dropping handles.** A task lives until it is stopped or ends by itself; dropping every
+//! handle to it changes nothing, because its parent holds it.
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
+
+mod context;
+mod handle;
+mod job;
+mod node;
+mod reason;
+mod retry;
+mod root;
+mod snapshot;
+mod state;
+mod supervisor;
+mod task;
+
+pub use context::TaskCx;
+pub use handle::{TaskHandle, TaskRef};
+pub use reason::{HandleError, ReasonKind, StopReason, TaskError};
+pub use retry::Retry;
+pub use root::{Root, ShutdownTimeout};
+pub use snapshot::TaskInfo;
+pub use state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
+pub use task::{Go, Handles, Lifecycle, LocalBoxFuture, Task};
+pub use tasktree_macros::task;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::task::Vtable;
+    pub use crate::task::__private::*;
+}
+
+/// Everything a user of tasktree usually needs, in one import.
+pub mod prelude {
+    pub use crate::{
+        task, Go, HandleError, Handles, Kind, Lifecycle, ReasonKind, Retry, Root, StopReason, Task, TaskCx,
+        TaskError, TaskHandle, TaskRef, TaskState,
+    };
+}

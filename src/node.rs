@@ -1,0 +1,318 @@
+//! The shared record of one task: what any thread may read or ask of it.
+//!
+//! A `Node` is what handles, snapshots and the stop cascade see. It is `Send + Sync` and
+//! holds no user value; the user's value lives on the task's arbiter (see `task.rs`).
+//! Stopping is done here, not through a mailbox, so that a task whose parent's mailbox is
+//! busy (a sibling's `run` holds it) still learns at once that it must stop (L5).
+
+use std::collections::HashMap;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Instant;
+
+use actix::Recipient;
+use tokio::sync::Notify;
+
+use crate::reason::StopReason;
+use crate::retry::Retry;
+use crate::state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
+use crate::task::Control;
+
+/// A hook that sees a descendant (L13).
+pub(crate) type DescendantHook = Arc<dyn Fn(&crate::TaskRef) + Send + Sync>;
+
+pub(crate) struct Node {
+    pub(crate) id: TaskId,
+    pub(crate) kind: Kind,
+    pub(crate) owner: &'static str,
+    pub(crate) key: Option<String>,
+    pub(crate) parent: Option<Arc<Node>>,
+    pub(crate) level: u16,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) span: tracing::Span,
+    /// The task's own mailbox, for the framework's messages.
+    pub(crate) ctl: Recipient<Control>,
+    state: AtomicU8,
+    /// The final stop reason: the first one set wins (L5).
+    reason: OnceLock<StopReason>,
+    /// `restart()` asked for: the current attempt should end without a final reason.
+    restart: AtomicBool,
+    /// The user's value is lent to a lifecycle method or message handler right now.
+    pub(crate) lent: AtomicBool,
+    /// Woken at every change a waiter may care about: started, stop asked, disposed.
+    changed: Notify,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub(crate) timings: Option<Timings>,
+    pub(crate) descriptions: Descriptions,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) retry: Retry,
+    pub(crate) retry_count: u32,
+    /// When the current attempt started successfully, for the stable-period reset (R3).
+    /// On tokio's clock, so tests can pause it (R5).
+    pub(crate) up_since: Option<tokio::time::Instant>,
+    /// Whether any start of this task succeeded: what `wait_started` reports.
+    pub(crate) ever_started: bool,
+    /// Counts starts, so a late report from an earlier attempt's `go` is recognised.
+    pub(crate) attempt: u32,
+    /// Order of the last successful start among siblings, for reverse-order disposal.
+    pub(crate) start_seq: u64,
+    pub(crate) children: HashMap<TaskId, Arc<Node>>,
+    pub(crate) keys: HashMap<String, TaskId>,
+    pub(crate) had_child: bool,
+    pub(crate) next_seq: u64,
+    /// Which child's lifecycle holds this task's mailbox, since when.
+    pub(crate) blocked_on: Option<(TaskId, Instant)>,
+    pub(crate) on_stop: Vec<Box<dyn FnOnce() + Send>>,
+    /// Tasks that stop when this one stops (they `uses` it, L6).
+    pub(crate) dependents: Vec<Weak<Node>>,
+    pub(crate) on_descendant_start: Vec<DescendantHook>,
+    pub(crate) on_descendant_dispose: Vec<DescendantHook>,
+    pub(crate) last_failure: Option<StopReason>,
+}
+
+impl Inner {
+    /// Removes `child` from this registry (and its key, if the key is still its own).
+    pub(crate) fn forget(&mut self, child: &Node) {
+        self.children.remove(&child.id);
+        if let Some(key) = &child.key {
+            if self.keys.get(key) == Some(&child.id) {
+                self.keys.remove(key);
+            }
+        }
+    }
+}
+
+impl Node {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: TaskId,
+        kind: Kind,
+        owner: &'static str,
+        key: Option<String>,
+        parent: Option<Arc<Node>>,
+        location: &'static Location<'static>,
+        ctl: Recipient<Control>,
+    ) -> Arc<Self> {
+        let level = parent.as_ref().map_or(0, |p| p.level + 1);
+        let span = tracing::info_span!(
+            "task",
+            id = id.get(),
+            kind = kind.as_str(),
+            owner,
+            parent = parent.as_ref().map(|p| p.id.get())
+        );
+        Arc::new(Self {
+            id,
+            kind,
+            owner,
+            key,
+            parent,
+            level,
+            location,
+            span,
+            ctl,
+            state: AtomicU8::new(TaskState::Init as u8),
+            reason: OnceLock::new(),
+            restart: AtomicBool::new(false),
+            lent: AtomicBool::new(false),
+            changed: Notify::new(),
+            inner: Mutex::new(Inner {
+                timings: Some(Timings::new()),
+                ..Inner::default()
+            }),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock only means a panic elsewhere while holding it; the data is plain.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn timings(&self) -> Timings {
+        self.lock().timings.clone().unwrap_or_else(Timings::new)
+    }
+
+    pub(crate) fn with_timings(&self, f: impl FnOnce(&mut Timings)) {
+        if let Some(t) = self.lock().timings.as_mut() {
+            f(t)
+        }
+    }
+
+    pub(crate) fn state(&self) -> TaskState {
+        TaskState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_state(&self, state: TaskState) {
+        self.state.store(state as u8, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn reason(&self) -> Option<StopReason> {
+        self.reason.get().cloned()
+    }
+
+    /// The reason to report for a task that can no longer answer.
+    pub(crate) fn reason_or_disposed(&self) -> StopReason {
+        self.reason().unwrap_or(StopReason::Disposed)
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.reason.get().is_some()
+    }
+
+    pub(crate) fn restart_requested(&self) -> bool {
+        self.restart.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn take_restart(&self) -> bool {
+        self.restart.swap(false, Ordering::AcqRel)
+    }
+
+    /// Asks the current attempt to end so the parent can start the task again.
+    pub(crate) fn request_restart(&self) -> bool {
+        if self.is_stopping() || self.restart.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.changed.notify_waiters();
+        true
+    }
+
+    /// Path of ancestors, `root/Conn:2/Puller:3` (L11).
+    pub(crate) fn path(&self) -> String {
+        let mut parts = Vec::with_capacity(self.level as usize + 1);
+        let mut at = Some(self);
+        while let Some(n) = at {
+            parts.push(n.label());
+            at = n.parent.as_deref();
+        }
+        parts.reverse();
+        parts.join("/")
+    }
+
+    pub(crate) fn label(&self) -> String {
+        if self.kind == Kind::Root {
+            return "root".to_owned();
+        }
+        match &self.key {
+            Some(key) => format!("{}:{}[{}]", self.owner, self.id, key),
+            None => format!("{}:{}", self.owner, self.id),
+        }
+    }
+
+    /// Marks the task stopping with `reason` unless it already is (the first reason wins),
+    /// releases its `on_stop` resources, stops its children and dependents with the same
+    /// reason, then tells whoever disposes it. Returns whether this call did it.
+    pub(crate) fn stop(self: &Arc<Self>, reason: StopReason) -> bool {
+        if !self.mark_stopping(reason.clone()) {
+            return false;
+        }
+        match &self.parent {
+            Some(parent) => parent.ctl.do_send(Control::ChildStopped(self.id)),
+            None => self.ctl.do_send(Control::DisposeSelf),
+        }
+        true
+    }
+
+    /// `stop` without telling the parent: for the cascade (the parent disposes the subtree
+    /// itself) and for the parent's own lifecycle code, which disposes the child next.
+    pub(crate) fn mark_stopping(self: &Arc<Self>, reason: StopReason) -> bool {
+        if self.reason.set(reason.clone()).is_err() {
+            return false;
+        }
+        tracing::debug!(parent: &self.span, reason = %reason, "stop");
+        self.changed.notify_waiters();
+        let (on_stop, children, dependents) = {
+            let mut inner = self.lock();
+            let mut children: Vec<Arc<Node>> = inner.children.values().cloned().collect();
+            children.sort_by_key(|c| std::cmp::Reverse(c.lock().start_seq));
+            (
+                std::mem::take(&mut inner.on_stop),
+                children,
+                std::mem::take(&mut inner.dependents),
+            )
+        };
+        for release in on_stop {
+            if let Err(panic) = crate::supervisor::catch(release) {
+                tracing::warn!(parent: &self.span, reason = %panic, "on_stop hook panicked");
+            }
+        }
+        for child in children {
+            child.mark_stopping(reason.clone());
+        }
+        for dependent in dependents.iter().filter_map(Weak::upgrade) {
+            dependent.stop(reason.clone());
+        }
+        true
+    }
+
+    /// Ends a task that never reached its parent's mailbox (refused, or its parent went away
+    /// first): it is disposed with its stop reason and leaves its parent's registry.
+    pub(crate) fn finish_unstarted(self: &Arc<Self>) {
+        self.mark_stopping(StopReason::Disposed);
+        self.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
+        if let Some(parent) = &self.parent {
+            let mut inner = parent.lock();
+            inner.forget(self);
+        }
+        self.set_state(TaskState::Disposed);
+    }
+
+    /// The task's actor died under a panic the guards did not catch: end the task with it so
+    /// that no waiter hangs and the parent forgets it.
+    pub(crate) fn abandon(self: &Arc<Self>, panic: StopReason) {
+        self.mark_stopping(panic);
+        if let Some(parent) = &self.parent {
+            parent.ctl.do_send(Control::ChildStopped(self.id));
+        }
+        self.set_state(TaskState::Disposed);
+    }
+
+    /// Records a failure as a description, so snapshots and history show it.
+    pub(crate) fn describe_failure(&self, key: &str, reason: &StopReason) {
+        self.lock()
+            .descriptions
+            .insert(key.to_owned(), serde_json::Value::String(reason.to_string()));
+    }
+
+    /// Resolves when `pred` holds, re-checking at every change.
+    pub(crate) async fn wait_until<R>(&self, mut pred: impl FnMut(&Self) -> Option<R>) -> R {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(r) = pred(self) {
+                return r;
+            }
+            notified.await;
+        }
+    }
+
+    /// Resolves when the task is asked to stop or restart: what `run` and `go` select on.
+    pub(crate) async fn stop_requested(&self) -> StopReason {
+        self.wait_until(|n| {
+            n.reason()
+                .or_else(|| n.restart_requested().then_some(StopReason::Restart))
+        })
+        .await
+    }
+
+    /// Calls every ancestor's descendant hooks, nearest first, up to the root (L13).
+    pub(crate) fn bubble(self: &Arc<Self>, pick: fn(&Inner) -> &Vec<DescendantHook>) {
+        let me = crate::TaskRef::from_node(self.clone());
+        let mut at = self.parent.clone();
+        while let Some(ancestor) = at {
+            let hooks: Vec<DescendantHook> = pick(&ancestor.lock()).clone();
+            for hook in hooks {
+                if let Err(panic) = crate::supervisor::catch(|| hook(&me)) {
+                    tracing::warn!(parent: &ancestor.span, reason = %panic, "descendant hook panicked");
+                }
+            }
+            at = ancestor.parent.clone();
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! [`Root`]: the top of the tree, and graceful shutdown (L15).
+
+use std::ops::Deref;
+use std::panic::Location;
+use std::time::Duration;
+
+use actix::{Addr, Context};
+
+use crate::handle::{TaskHandle, TaskRef};
+use crate::node::Node;
+use crate::reason::StopReason;
+use crate::state::{Kind, TaskId, TaskState};
+use crate::supervisor::Supervise;
+use crate::task::{Core, Task, TaskActor, Vtable};
+
+/// The root of a task tree: add top-level tasks to it, shut it all down with it.
+///
+/// Create it inside a running actix system (`#[actix::main]`, `#[actix_rt::test]`); every
+/// task of the tree is an actor on that system's arbiter.
+///
+/// ```
+/// use tasktree::prelude::*;
+///
+/// #[task(work)]
+/// struct Service;
+///
+/// #[actix::main]
+/// async fn main() {
+///     let root = Root::new();
+///     let service = root.add(Service);
+///     service.wait_started().await.unwrap();
+///     assert!(root.shutdown().await.is(ReasonKind::Exit));
+///     assert_eq!(service.state(), TaskState::Disposed);
+/// }
+/// ```
+pub struct Root {
+    handle: TaskHandle<RootTask>,
+}
+
+/// The root's own (empty) value.
+#[doc(hidden)]
+pub struct RootTask;
+
+impl Task for RootTask {
+    const KIND: Kind = Kind::Root;
+    const OWNER: &'static str = "root";
+
+    fn __vtable() -> Vtable<Self> {
+        Vtable::empty()
+    }
+}
+
+/// The root's shutdown did not finish by its deadline.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("shutdown deadline passed with {} task(s) not disposed: {}", .pending.len(), .pending.join(", "))]
+pub struct ShutdownTimeout {
+    /// Paths of the tasks that were not disposed in time (their dispose hangs, or one of
+    /// their descendants' does).
+    pub pending: Vec<String>,
+}
+
+impl Root {
+    /// Creates the root on the current arbiter. It is started at once.
+    ///
+    /// # Panics
+    ///
+    /// Outside a running actix system (there is no arbiter to run the root on).
+    #[track_caller]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        let (tx, rx) = actix::dev::channel::channel(16);
+        let addr: Addr<TaskActor<RootTask>> = Addr::new(tx);
+        let node = Node::new(
+            TaskId::next(),
+            Kind::Root,
+            RootTask::OWNER,
+            None,
+            None,
+            Location::caller(),
+            addr.clone().recipient(),
+        );
+        let core = Core::new(node.clone(), addr.clone(), RootTask);
+        let actor = TaskActor {
+            core,
+            children: Default::default(),
+        };
+        let fut = Context::with_receiver(rx).into_future(actor);
+        actix_rt::spawn(Supervise {
+            node: node.clone(),
+            fut,
+        });
+        node.lock().ever_started = true;
+        node.set_state(TaskState::Started);
+        Self {
+            handle: TaskHandle::new(node, addr),
+        }
+    }
+
+    /// Stops the whole tree with [`StopReason::Exit`] and resolves once every task has been
+    /// disposed, children before parents. Returns the root's stop reason (`Exit`, or the
+    /// reason it was stopped with before).
+    pub async fn shutdown(&self) -> StopReason {
+        self.stop(StopReason::Exit);
+        self.wait_stopped().await
+    }
+
+    /// Like [`shutdown`](Root::shutdown), but gives up after `deadline` and reports the
+    /// tasks not yet disposed instead of hanging the process.
+    pub async fn shutdown_within(&self, deadline: Duration) -> Result<StopReason, ShutdownTimeout> {
+        self.stop(StopReason::Exit);
+        match tokio::time::timeout(deadline, self.wait_stopped()).await {
+            Ok(reason) => Ok(reason),
+            Err(_) => {
+                let mut pending = Vec::new();
+                let mut stack = vec![self.handle.as_task().clone()];
+                while let Some(task) = stack.pop() {
+                    let children = task.children();
+                    if children.is_empty() && task.state() != TaskState::Disposed {
+                        pending.push(task.path());
+                    }
+                    stack.extend(children);
+                }
+                tracing::warn!(pending = ?pending, "shutdown deadline passed");
+                Err(ShutdownTimeout { pending })
+            }
+        }
+    }
+}
+
+impl Deref for Root {
+    type Target = TaskRef;
+
+    fn deref(&self) -> &TaskRef {
+        &self.handle
+    }
+}

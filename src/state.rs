@@ -1,0 +1,163 @@
+//! The plain data of a task: its id, kind, state, timings, steps and descriptions.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+/// A task's unique id: assigned at `add`, never reused in the process, kept across retries (L4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a task is, which decides when it ends (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Kind {
+    /// Ends when its `run`/`go` returns, it fails, or it is stopped.
+    Task,
+    /// A container: ends when stopped, or when its last child has ended (`AutoStop`).
+    Job,
+    /// A keep-alive container: ends only when stopped.
+    Work,
+    /// The root of the tree.
+    Root,
+}
+
+impl Kind {
+    /// Whether the kind holds children by design (job, work, root).
+    pub fn is_container(self) -> bool {
+        !matches!(self, Kind::Task)
+    }
+
+    /// The kind's name, as in snapshots.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::Job => "job",
+            Kind::Work => "work",
+            Kind::Root => "root",
+        }
+    }
+}
+
+/// Where a task is in its life (L1).
+///
+/// `Init → Starting → Started → Running | Going → Disposing → Disposed`. A retry goes from
+/// `Disposing` (after a run failure) or `Starting` (after a start failure) back to `Starting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[repr(u8)]
+pub enum TaskState {
+    /// Added, waiting for its parent to start it.
+    Init = 0,
+    /// `start` is running in the parent's mailbox.
+    Starting = 1,
+    /// Started; neither `run` nor `go` is running.
+    Started = 2,
+    /// `run` is running, holding the parent's mailbox.
+    Running = 3,
+    /// `go` is running on its own.
+    Going = 4,
+    /// Being disposed: children first, then `dispose`, resources and hooks.
+    Disposing = 5,
+    /// Gone for good.
+    Disposed = 6,
+}
+
+impl TaskState {
+    pub(crate) fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Self::Init,
+            1 => Self::Starting,
+            2 => Self::Started,
+            3 => Self::Running,
+            4 => Self::Going,
+            5 => Self::Disposing,
+            _ => Self::Disposed,
+        }
+    }
+
+    /// Whether the task has started and is not being disposed: what keyed lookups see.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Started | Self::Running | Self::Going)
+    }
+}
+
+/// When things happened to a task (L10). Durations have nanosecond resolution.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// Wall-clock time of the `add`.
+    pub created_at: SystemTime,
+    /// Wall-clock time the last (successful or not) start began.
+    pub started_at: Option<SystemTime>,
+    /// How long the last `start` took.
+    pub start_duration: Option<Duration>,
+    /// How long the last `run` took (or, while running, has taken so far: see [`Timings::run_so_far`]).
+    pub run_duration: Option<Duration>,
+    /// Total lifetime from `add` to the end of dispose, once disposed.
+    pub lifetime: Option<Duration>,
+    #[serde(skip)]
+    pub(crate) created: Instant,
+    #[serde(skip)]
+    pub(crate) run_began: Option<Instant>,
+}
+
+impl Timings {
+    pub(crate) fn new() -> Self {
+        Self {
+            created_at: SystemTime::now(),
+            started_at: None,
+            start_duration: None,
+            run_duration: None,
+            lifetime: None,
+            created: Instant::now(),
+            run_began: None,
+        }
+    }
+
+    /// Time since the task was added (its lifetime so far, or its whole lifetime once disposed).
+    pub fn age(&self) -> Duration {
+        self.lifetime.unwrap_or_else(|| self.created.elapsed())
+    }
+
+    /// How long the current `run` has been running, if one is.
+    pub fn run_so_far(&self) -> Option<Duration> {
+        self.run_began.map(|t| t.elapsed())
+    }
+}
+
+/// A named step a task recorded about itself (GoTask's `Step`), with its time.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    /// Short name of the step.
+    pub name: String,
+    /// Free text.
+    pub detail: String,
+    /// When it was recorded.
+    pub at: SystemTime,
+}
+
+/// A task's descriptions: string keys to JSON values (L12).
+pub type Descriptions = std::collections::BTreeMap<String, serde_json::Value>;

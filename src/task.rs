@@ -1,0 +1,686 @@
+//! The traits a user implements, and the actix actor that carries one task.
+//!
+//! | piece | what it is |
+//! |---|---|
+//! | [`Task`] | written by `#[task]`: kind, owner type name, key |
+//! | [`Lifecycle`] | the user's optional `start`, `run`, `go`, `dispose` |
+//! | [`Handles`] | the user's own messages to a task |
+//! | `Core<T>` | the user's value on its arbiter, lent to one piece of user code at a time |
+//! | `TaskActor<T>` | the actix actor: its mailbox serializes calls and its children's lifecycle |
+//!
+//! The user's value is lent by turns: a lifecycle method or message handler borrows it for
+//! its whole duration (across `.await`s), and `call`s and other messages queue behind it in
+//! arrival order. A child's lifecycle runs in the *parent's* mailbox (see `job.rs`); the task's
+//! own mailbox stays free for its own children, so a `start` may add children and wait for them.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix::{Actor, ActorContext, Addr, Context, Handler, Message};
+use tokio::sync::oneshot;
+
+use crate::context::TaskCx;
+use crate::job::Children;
+use crate::node::Node;
+use crate::reason::{HandleError, StopReason, TaskError};
+use crate::state::{Kind, TaskId};
+use crate::supervisor::{catch_in, Guarded, Supervise};
+
+/// A boxed, `!Send` future: what user code on a task's arbiter produces.
+pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// What a task is to the framework. Written by `#[task]`; do not implement it by hand.
+///
+/// ```
+/// use tasktree::prelude::*;
+///
+/// #[task(job)]
+/// struct Connection { remote: String }
+///
+/// assert_eq!(<Connection as Task>::KIND, Kind::Job);
+/// assert_eq!(<Connection as Task>::OWNER, "Connection");
+/// ```
+pub trait Task: Sized + 'static {
+    /// The kind, which decides when the task ends.
+    const KIND: Kind;
+    /// The owner type's name, as shown in paths, snapshots and history.
+    const OWNER: &'static str;
+
+    /// The key among siblings (`#[task(key = field)]`): a second sibling with the same key
+    /// is refused with [`StopReason::Exists`].
+    fn key(&self) -> Option<String> {
+        None
+    }
+
+    /// The lifecycle methods of this type. Written by `#[task]`.
+    #[doc(hidden)]
+    fn __vtable() -> Vtable<Self>;
+}
+
+/// The lifecycle of a task: every method is optional (L1).
+///
+/// | method | runs | blocks | ends the task when it returns |
+/// |---|---|---|---|
+/// | `start` | in the parent's mailbox | the parent's mailbox | on `Err` (then retry, R2) |
+/// | `run` | in the parent's mailbox | the parent's mailbox, like GoTask's `Run` | a plain task: always (`Ok` is `Complete`); a job or work: on `Err` |
+/// | `go` | on its own, beside the task's mailbox | nothing | as `run` |
+/// | `dispose` | in the parent's mailbox, after the task's children are disposed | the parent's mailbox | — |
+///
+/// `go` cannot hold `&mut self` while the task's messages are handled, so it is a plain
+/// method that returns a `'static` future: move into it what it needs (taken out of `self`
+/// in `start`, a channel, [`TaskCx::stopped`], a [`TaskHandle`](crate::TaskHandle)). When
+/// the task is stopped, the `go` future is dropped at its next `.await`, after `on_stop`
+/// resources were released; clean up in `dispose`.
+///
+/// ```
+/// use tasktree::prelude::*;
+///
+/// #[task]
+/// struct Counter { n: u32 }
+///
+/// impl Lifecycle for Counter {
+///     async fn start(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+///         cx.describe("n", self.n);
+///         Ok(())
+///     }
+///     async fn run(&mut self, _cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+///         self.n += 1;
+///         Ok(())
+///     }
+/// }
+/// ```
+#[allow(async_fn_in_trait)]
+pub trait Lifecycle: Task {
+    /// Initialise. An `Err` fails the start; with a retry policy it is tried again (R2).
+    async fn start(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// Do the work, holding the parent's mailbox until it returns. Select on
+    /// [`TaskCx::stopped`] to return when the task is stopped.
+    async fn run(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+        let _ = cx;
+        Err(TaskError::not_implemented())
+    }
+
+    /// Return the work to run on its own, or `None` (the default) for none.
+    fn go(&mut self, cx: &mut TaskCx<Self>) -> Option<Go> {
+        let _ = cx;
+        None
+    }
+
+    /// Release what `start` acquired. Runs after the task's children are disposed.
+    async fn dispose(&mut self, cx: &mut TaskCx<Self>) {
+        let _ = cx;
+    }
+}
+
+/// The work a task's [`go`](Lifecycle::go) runs on its own.
+pub struct Go(pub(crate) LocalBoxFuture<'static, Result<(), TaskError>>);
+
+impl Go {
+    /// Wraps the future `go` runs.
+    pub fn new(fut: impl Future<Output = Result<(), TaskError>> + 'static) -> Option<Self> {
+        Some(Self(Box::pin(fut)))
+    }
+}
+
+/// A task's own message `M`, handled with the task's state (DESIGN §1: async handlers that
+/// use the actor's state). Send it with [`TaskHandle::send`](crate::TaskHandle::send).
+///
+/// ```
+/// use tasktree::prelude::*;
+///
+/// #[derive(actix::Message)]
+/// #[rtype(result = "u64")]
+/// struct Add(u64);
+///
+/// #[task(work)]
+/// struct Sum { total: u64 }
+///
+/// impl Handles<Add> for Sum {
+///     async fn handle(&mut self, msg: Add, _cx: &mut TaskCx<Self>) -> u64 {
+///         self.total += msg.0;
+///         self.total
+///     }
+/// }
+/// ```
+#[allow(async_fn_in_trait)]
+pub trait Handles<M: Message>: Task {
+    /// Handles one message; messages are handled one at a time, in arrival order.
+    async fn handle(&mut self, msg: M, cx: &mut TaskCx<Self>) -> M::Result;
+}
+
+type Method<T, R> = for<'a> fn(&'a mut T, &'a mut TaskCx<T>) -> LocalBoxFuture<'a, R>;
+
+/// The lifecycle methods of one task type, as function pointers. Not public API.
+#[doc(hidden)]
+pub struct Vtable<T: Task> {
+    start: Method<T, Result<(), TaskError>>,
+    run: Method<T, Result<(), TaskError>>,
+    go: fn(&mut T, &mut TaskCx<T>) -> Option<Go>,
+    dispose: Method<T, ()>,
+}
+
+impl<T: Task> Clone for Vtable<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Task> Copy for Vtable<T> {}
+
+fn lc_start<'a, T: Lifecycle>(t: &'a mut T, cx: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>> {
+    Box::pin(t.start(cx))
+}
+
+fn lc_run<'a, T: Lifecycle>(t: &'a mut T, cx: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>> {
+    Box::pin(t.run(cx))
+}
+
+fn lc_dispose<'a, T: Lifecycle>(t: &'a mut T, cx: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, ()> {
+    Box::pin(t.dispose(cx))
+}
+
+fn no_start<'a, T: Task>(_: &'a mut T, _: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>> {
+    Box::pin(std::future::ready(Ok(())))
+}
+
+fn no_run<'a, T: Task>(_: &'a mut T, _: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>> {
+    Box::pin(std::future::ready(Err(TaskError::not_implemented())))
+}
+
+fn no_dispose<'a, T: Task>(_: &'a mut T, _: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, ()> {
+    Box::pin(std::future::ready(()))
+}
+
+impl<T: Lifecycle> Vtable<T> {
+    fn of_lifecycle() -> Self {
+        Self {
+            start: lc_start::<T>,
+            run: lc_run::<T>,
+            go: T::go,
+            dispose: lc_dispose::<T>,
+        }
+    }
+}
+
+impl<T: Task> Vtable<T> {
+    /// Every method the default: a task with no lifecycle of its own.
+    pub(crate) fn empty() -> Self {
+        Self {
+            start: no_start::<T>,
+            run: no_run::<T>,
+            go: |_, _| None,
+            dispose: no_dispose::<T>,
+        }
+    }
+}
+
+/// What `#[task]` expands to, to find out whether a type implements [`Lifecycle`]
+/// (autoref specialisation). Not public API.
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+
+    /// Stands for the type being probed.
+    pub struct Probe<T>(PhantomData<T>);
+
+    impl<T> Probe<T> {
+        /// A probe.
+        pub const fn new() -> Self {
+            Self(PhantomData)
+        }
+    }
+
+    impl<T> Default for Probe<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// Chosen when the type implements [`Lifecycle`].
+    pub trait ViaLifecycle<T: Task> {
+        /// The vtable.
+        fn vtable(self) -> Vtable<T>;
+    }
+
+    impl<T: Lifecycle> ViaLifecycle<T> for &&Probe<T> {
+        fn vtable(self) -> Vtable<T> {
+            Vtable::of_lifecycle()
+        }
+    }
+
+    /// Chosen otherwise: every method is the default.
+    pub trait ViaDefault<T: Task> {
+        /// The vtable.
+        fn vtable(self) -> Vtable<T>;
+    }
+
+    impl<T: Task> ViaDefault<T> for &Probe<T> {
+        fn vtable(self) -> Vtable<T> {
+            Vtable::empty()
+        }
+    }
+}
+
+/// A call closure, boxed to cross threads.
+pub(crate) type CallFn<T> = Box<dyn FnOnce(&mut T, &mut TaskCx<T>) + Send>;
+
+enum Queued<T: Task> {
+    /// A `call`: runs synchronously, only from the task's mailbox (L2).
+    Call(CallFn<T>),
+    /// An async turn (a lifecycle method or a message handler) waiting for the value.
+    Turn(oneshot::Sender<()>),
+}
+
+/// Resources and hooks a task registered through its `cx`, released after its dispose.
+#[derive(Default)]
+pub(crate) struct Local {
+    pub(crate) using: Vec<Box<dyn Any>>,
+    pub(crate) on_start: Vec<Box<dyn FnOnce()>>,
+    pub(crate) on_dispose: Vec<Box<dyn FnOnce()>>,
+    pub(crate) go: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The user's value on its arbiter, lent by turns.
+pub(crate) struct Core<T: Task> {
+    pub(crate) node: Arc<Node>,
+    pub(crate) addr: Addr<TaskActor<T>>,
+    value: RefCell<T>,
+    busy: Cell<bool>,
+    queue: RefCell<VecDeque<Queued<T>>>,
+    pub(crate) local: RefCell<Local>,
+    vtable: Vtable<T>,
+}
+
+impl<T: Task> Core<T> {
+    pub(crate) fn new(node: Arc<Node>, addr: Addr<TaskActor<T>>, value: T) -> Rc<Self> {
+        Rc::new(Self {
+            node,
+            addr,
+            value: RefCell::new(value),
+            busy: Cell::new(false),
+            queue: RefCell::new(VecDeque::new()),
+            local: RefCell::new(Local::default()),
+            vtable: T::__vtable(),
+        })
+    }
+
+    fn cx(self: &Rc<Self>) -> TaskCx<T> {
+        TaskCx::new(self.clone())
+    }
+
+    /// Waits for the value's turn; the caller then holds it until [`Core::release`].
+    async fn acquire(&self) -> Result<(), StopReason> {
+        if !self.busy.get() && self.queue.borrow().is_empty() {
+            self.busy.set(true);
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.queue.borrow_mut().push_back(Queued::Turn(tx));
+        rx.await.map_err(|_| self.node.reason_or_disposed())
+    }
+
+    /// Hands the value to the next in line: an async turn directly, a call through the
+    /// mailbox (so it never runs while the mailbox waits on a child, L2).
+    fn release(&self) {
+        loop {
+            let mut queue = self.queue.borrow_mut();
+            match queue.front() {
+                None => break,
+                Some(Queued::Call(_)) => {
+                    drop(queue);
+                    self.busy.set(false);
+                    self.node.ctl.do_send(Control::Drain);
+                    return;
+                }
+                Some(Queued::Turn(_)) => {
+                    if let Some(Queued::Turn(tx)) = queue.pop_front() {
+                        if tx.send(()).is_ok() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        self.busy.set(false);
+    }
+
+    /// Runs the queued calls the mailbox may run now.
+    fn drain(self: &Rc<Self>) {
+        while !self.busy.get() {
+            let next = self.queue.borrow_mut().pop_front();
+            match next {
+                None => return,
+                Some(Queued::Call(f)) => self.run_call(f),
+                Some(Queued::Turn(tx)) => {
+                    self.busy.set(true);
+                    if tx.send(()).is_err() {
+                        self.busy.set(false);
+                    }
+                }
+            }
+        }
+    }
+
+    fn call(self: &Rc<Self>, f: CallFn<T>) {
+        if self.busy.get() || !self.queue.borrow().is_empty() {
+            self.queue.borrow_mut().push_back(Queued::Call(f));
+        } else {
+            self.run_call(f);
+        }
+    }
+
+    fn run_call(self: &Rc<Self>, f: CallFn<T>) {
+        let mut cx = self.cx();
+        let mut value = self.value.borrow_mut();
+        // The closure reports its own panic to its caller; nothing else to do here.
+        let _ = catch_in(Some(&self.node), || f(&mut value, &mut cx));
+    }
+
+    /// Runs one async piece of user code with the value, in turn, guarded against panics.
+    pub(crate) async fn with_value<R: 'static>(
+        self: Rc<Self>,
+        f: impl for<'a> FnOnce(&'a mut T, &'a mut TaskCx<T>) -> LocalBoxFuture<'a, R> + 'static,
+    ) -> Result<R, StopReason> {
+        self.acquire().await?;
+        self.node.lent.store(true, std::sync::atomic::Ordering::Release);
+        let core = self.clone();
+        let out = Guarded::new(self.node.clone(), async move {
+            let mut cx = core.cx();
+            let mut value = core.value.borrow_mut();
+            Ok(f(&mut value, &mut cx).await)
+        })
+        .await;
+        self.node.lent.store(false, std::sync::atomic::Ordering::Release);
+        self.release();
+        out
+    }
+
+    fn lifecycle(
+        self: Rc<Self>,
+        method: Method<T, Result<(), TaskError>>,
+    ) -> LocalBoxFuture<'static, Result<(), StopReason>> {
+        Box::pin(async move {
+            match self.with_value(method).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.into_reason()),
+                Err(panic) => Err(panic),
+            }
+        })
+    }
+
+    /// Fails every queued call and turn: the task is gone.
+    fn close(&self) {
+        self.queue.borrow_mut().clear();
+    }
+}
+
+/// What a parent does with a child of any type.
+pub(crate) trait ChildOps {
+    fn node(&self) -> &Arc<Node>;
+    /// `start`; `Err` is a failed start.
+    fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
+    /// `run`, or `None` when the type has no `run`.
+    fn run(self: Rc<Self>) -> LocalBoxFuture<'static, Option<Result<(), StopReason>>>;
+    /// `go`: spawns it when the type has one; its end is reported to the parent.
+    fn go(self: Rc<Self>) -> LocalBoxFuture<'static, Result<bool, StopReason>>;
+    fn dispose(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
+    /// `on_start` hooks, in the order added.
+    fn started(&self);
+    /// Drops the `go` future, then `using` resources in reverse order, then runs `on_dispose`
+    /// hooks in the order added.
+    fn release(&self);
+    /// Ends the task's actor: later calls fail with the stop reason.
+    fn terminate(&self);
+}
+
+impl<T: Task> ChildOps for Core<T> {
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
+        let method = self.vtable.start;
+        self.lifecycle(method)
+    }
+
+    fn run(self: Rc<Self>) -> LocalBoxFuture<'static, Option<Result<(), StopReason>>> {
+        let method = self.vtable.run;
+        Box::pin(async move {
+            match self.with_value(method).await {
+                Ok(Err(e)) if e.is_not_implemented() => None,
+                Ok(Ok(())) => Some(Ok(())),
+                Ok(Err(e)) => Some(Err(e.into_reason())),
+                Err(panic) => Some(Err(panic)),
+            }
+        })
+    }
+
+    fn go(self: Rc<Self>) -> LocalBoxFuture<'static, Result<bool, StopReason>> {
+        let method = self.vtable.go;
+        Box::pin(async move {
+            let go = self
+                .clone()
+                .with_value(move |t, cx| Box::pin(std::future::ready(method(t, cx))))
+                .await?;
+            let Some(Go(fut)) = go else {
+                return Ok(false);
+            };
+            let node = self.node.clone();
+            let attempt = node.lock().attempt;
+            let handle = actix_rt::spawn(async move {
+                let out = Guarded::new(node.clone(), async move { Ok(fut.await) }).await;
+                let out = match out {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.into_reason()),
+                    Err(panic) => Err(panic),
+                };
+                if let Some(parent) = &node.parent {
+                    parent.ctl.do_send(Control::ChildGoEnded(node.id, attempt, out));
+                }
+            });
+            self.local.borrow_mut().go = Some(handle);
+            Ok(true)
+        })
+    }
+
+    fn dispose(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
+        let method = self.vtable.dispose;
+        Box::pin(self.with_value(method))
+    }
+
+    fn started(&self) {
+        let hooks = std::mem::take(&mut self.local.borrow_mut().on_start);
+        for hook in hooks {
+            if let Err(panic) = catch_in(Some(&self.node), hook) {
+                tracing::warn!(parent: &self.node.span, reason = %panic, "on_start hook panicked");
+            }
+        }
+    }
+
+    fn release(&self) {
+        let mut local = std::mem::take(&mut *self.local.borrow_mut());
+        if let Some(go) = local.go.take() {
+            go.abort();
+        }
+        while let Some(resource) = local.using.pop() {
+            if let Err(panic) = catch_in(Some(&self.node), move || drop(resource)) {
+                tracing::warn!(parent: &self.node.span, reason = %panic, "releasing a resource panicked");
+            }
+        }
+        for hook in local.on_dispose {
+            if let Err(panic) = catch_in(Some(&self.node), hook) {
+                tracing::warn!(parent: &self.node.span, reason = %panic, "on_dispose hook panicked");
+            }
+        }
+    }
+
+    fn terminate(&self) {
+        self.node.ctl.do_send(Control::Terminate);
+    }
+}
+
+/// A child on its way to its parent's arbiter, where its actor is built.
+///
+/// If it is dropped unopened (the parent's actor ended first), the child is disposed with
+/// the parent's stop reason, so no waiter hangs (L8: nothing lost or leaked).
+pub(crate) struct Adoption {
+    node: Arc<Node>,
+    make: Option<Box<dyn FnOnce() -> Rc<dyn ChildOps> + Send>>,
+}
+
+impl Adoption {
+    pub(crate) fn new<T: Task + Send>(
+        node: Arc<Node>,
+        rx: actix::dev::channel::AddressReceiver<TaskActor<T>>,
+        addr: Addr<TaskActor<T>>,
+        value: T,
+    ) -> Self {
+        let child = node.clone();
+        let make = move || -> Rc<dyn ChildOps> {
+            let core = Core::new(child.clone(), addr, value);
+            let actor = TaskActor {
+                core: core.clone(),
+                children: Rc::default(),
+            };
+            let fut = Context::with_receiver(rx).into_future(actor);
+            actix_rt::spawn(Supervise { node: child, fut });
+            core
+        };
+        Self {
+            node,
+            make: Some(Box::new(make)),
+        }
+    }
+
+    /// Builds the child's actor on this arbiter.
+    pub(crate) fn open(mut self) -> Option<Rc<dyn ChildOps>> {
+        self.make.take().map(|make| make())
+    }
+}
+
+impl Drop for Adoption {
+    fn drop(&mut self) {
+        if let Some(make) = self.make.take() {
+            let parent_reason = self.node.parent.as_ref().and_then(|p| p.reason());
+            self.node.mark_stopping(parent_reason.unwrap_or(StopReason::Disposed));
+            let _ = crate::supervisor::catch(move || drop(make));
+            self.node.finish_unstarted();
+        }
+    }
+}
+
+/// The framework's messages to a task's actor.
+pub(crate) enum Control {
+    /// Take a new child: build its actor here and start it.
+    Adopt(Adoption),
+    /// A child was stopped: dispose it.
+    ChildStopped(TaskId),
+    /// A child's `go` returned, in the given attempt.
+    ChildGoEnded(TaskId, u32, Result<(), StopReason>),
+    /// A child asked to be restarted.
+    ChildRestart(TaskId),
+    /// A child's retry delay is over: start it again.
+    RetryChild(TaskId),
+    /// Dispose every child, last started first, then answer.
+    DisposeChildren(StopReason, oneshot::Sender<()>),
+    /// A task with no parent (the root) was stopped: dispose its subtree and itself.
+    DisposeSelf,
+    /// Run the calls that queued while the value was lent.
+    Drain,
+    /// The task is disposed: stop the actor.
+    Terminate,
+}
+
+impl Message for Control {
+    type Result = ();
+}
+
+/// The actor that carries one task: its mailbox serializes the calls sent to the task and
+/// the lifecycle of the task's children.
+pub(crate) struct TaskActor<T: Task> {
+    pub(crate) core: Rc<Core<T>>,
+    pub(crate) children: Rc<Children>,
+}
+
+impl<T: Task> Actor for TaskActor<T> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Lifecycle messages must never be refused: the framework sends with `do_send`,
+        // which ignores the capacity; this keeps `send` from user code roomy too.
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+impl<T: Task> Handler<Control> for TaskActor<T> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Control, ctx: &mut Self::Context) {
+        match msg {
+            Control::Drain => self.core.drain(),
+            Control::Terminate => {
+                self.core.close();
+                ctx.stop();
+            }
+            other => crate::job::handle(&self.core.node, &self.children, other, ctx),
+        }
+    }
+}
+
+/// A `call` closure on its way to the task.
+pub(crate) struct CallMsg<T: Task>(pub(crate) CallFn<T>);
+
+impl<T: Task> Message for CallMsg<T> {
+    type Result = ();
+}
+
+impl<T: Task> Handler<CallMsg<T>> for TaskActor<T> {
+    type Result = ();
+
+    fn handle(&mut self, msg: CallMsg<T>, _ctx: &mut Self::Context) {
+        self.core.call(msg.0);
+    }
+}
+
+/// A user's message on its way to the task, with where to answer.
+pub(crate) struct UserMsg<M: Message> {
+    pub(crate) msg: M,
+    pub(crate) reply: oneshot::Sender<Result<M::Result, HandleError>>,
+}
+
+impl<M: Message + 'static> Message for UserMsg<M> {
+    type Result = ();
+}
+
+impl<T, M> Handler<UserMsg<M>> for TaskActor<T>
+where
+    T: Handles<M>,
+    M: Message + 'static,
+    M::Result: 'static,
+{
+    type Result = ();
+
+    fn handle(&mut self, msg: UserMsg<M>, _ctx: &mut Self::Context) {
+        let core = self.core.clone();
+        let UserMsg { msg, reply } = msg;
+        // Spawned, not awaited in the actor: the handler may await without holding the
+        // mailbox, so the task's children keep starting meanwhile.
+        actix_rt::spawn(async move {
+            let out = core
+                .with_value(move |t, cx| Box::pin(T::handle(t, msg, cx)))
+                .await
+                .map_err(HandleError::from_panic);
+            let _ = reply.send(out);
+        });
+    }
+}

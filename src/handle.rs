@@ -107,7 +107,8 @@ impl TaskRef {
     /// Sets a description. Values that cannot be represented as JSON are stored as their
     /// error text.
     pub fn describe(&self, key: impl Into<String>, value: impl Serialize) {
-        let value = serde_json::to_value(value).unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
+        let value = serde_json::to_value(value)
+            .unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
         self.node.lock().descriptions.insert(key.into(), value);
     }
 
@@ -160,7 +161,9 @@ impl TaskRef {
         let requested = self.node.request_restart();
         if requested {
             match &self.node.parent {
-                Some(parent) => parent.ctl.do_send(crate::task::Control::ChildRestart(self.node.id)),
+                Some(parent) => parent
+                    .ctl
+                    .do_send(crate::task::Control::ChildRestart(self.node.id)),
                 None => return false,
             }
         }
@@ -176,7 +179,10 @@ impl TaskRef {
         if let Some(caller) = current() {
             let queued = matches!(self.state(), TaskState::Init | TaskState::Starting);
             let behind = |p: &Arc<Node>| holds(&caller, p);
-            if queued && (Arc::ptr_eq(&caller, &self.node) || self.node.parent.as_ref().is_some_and(behind)) {
+            if queued
+                && (Arc::ptr_eq(&caller, &self.node)
+                    || self.node.parent.as_ref().is_some_and(behind))
+            {
                 return Err(deadlock(&caller, &self.node));
             }
         }
@@ -282,7 +288,13 @@ impl TaskRef {
 
     /// The live children, in no particular order.
     pub fn children(&self) -> Vec<TaskRef> {
-        self.node.lock().children.values().cloned().map(TaskRef::from_node).collect()
+        self.node
+            .lock()
+            .children
+            .values()
+            .cloned()
+            .map(TaskRef::from_node)
+            .collect()
     }
 
     /// The child with `key`, if one is registered.
@@ -311,7 +323,10 @@ impl TaskRef {
     /// Which child currently holds this task's mailbox (a start, run or dispose), and since
     /// when.
     pub fn blocked_on(&self) -> Option<(TaskId, std::time::Duration)> {
-        self.node.lock().blocked_on.map(|(id, since)| (id, since.elapsed()))
+        self.node
+            .lock()
+            .blocked_on
+            .map(|(id, since)| (id, since.elapsed()))
     }
 }
 
@@ -338,7 +353,11 @@ impl Eq for TaskRef {}
 fn holds(caller: &Arc<Node>, target: &Arc<Node>) -> bool {
     let mut at = Some(caller.clone());
     while let Some(node) = at {
-        if target.lock().blocked_on.is_some_and(|(id, _)| id == node.id) {
+        if target
+            .lock()
+            .blocked_on
+            .is_some_and(|(id, _)| id == node.id)
+        {
             return true;
         }
         at = node
@@ -364,7 +383,11 @@ fn call_deadlock(target: &Arc<Node>) -> Option<HandleError> {
 }
 
 #[track_caller]
-fn add_child<C: Task + Send>(parent: &Arc<Node>, value: C, location: &'static Location<'static>) -> TaskHandle<C> {
+fn add_child<C: Task + Send>(
+    parent: &Arc<Node>,
+    value: C,
+    location: &'static Location<'static>,
+) -> TaskHandle<C> {
     let (tx, rx) = actix::dev::channel::channel(16);
     let addr: Addr<TaskActor<C>> = Addr::new(tx);
     let key = value.key();
@@ -402,7 +425,9 @@ fn add_child<C: Task + Send>(parent: &Arc<Node>, value: C, location: &'static Lo
         }
         None => parent
             .ctl
-            .do_send(crate::task::Control::Adopt(Adoption::new(node, rx, addr, value))),
+            .do_send(crate::task::Control::Adopt(Adoption::new(
+                node, rx, addr, value,
+            ))),
     }
     handle
 }
@@ -467,7 +492,10 @@ impl<T: Task> TaskHandle<T> {
         self.answer(rx).await
     }
 
-    async fn answer<R>(&self, rx: oneshot::Receiver<Result<R, HandleError>>) -> Result<R, HandleError> {
+    async fn answer<R>(
+        &self,
+        rx: oneshot::Receiver<Result<R, HandleError>>,
+    ) -> Result<R, HandleError> {
         match rx.await {
             Ok(out) => out,
             Err(_) => Err(HandleError::Stopped(self.task.node.reason_or_disposed())),

@@ -72,7 +72,8 @@ where
 {
     let parent = node.clone();
     let kids = kids.clone();
-    let wait = |ctx: &mut Context<A>, fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+    let wait = |ctx: &mut Context<A>,
+                fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
         ctx.wait(actix::fut::wrap_future::<_, A>(fut));
     };
     match msg {
@@ -84,14 +85,21 @@ where
         }
         Control::ChildStopped(id) => {
             if let Some(ops) = kids.get(id) {
-                wait(ctx, Box::pin(drive(parent, kids, ops, Some(Ended::Interrupted))));
+                wait(
+                    ctx,
+                    Box::pin(drive(parent, kids, ops, Some(Ended::Interrupted))),
+                );
             }
         }
         Control::ChildGoEnded(id, attempt, out) => {
             if let Some(ops) = kids.get(id) {
-                let current = ops.node().state() == TaskState::Going && ops.node().lock().attempt == attempt;
+                let current =
+                    ops.node().state() == TaskState::Going && ops.node().lock().attempt == attempt;
                 if current {
-                    wait(ctx, Box::pin(drive(parent, kids, ops, Some(Ended::Returned(out)))));
+                    wait(
+                        ctx,
+                        Box::pin(drive(parent, kids, ops, Some(Ended::Returned(out)))),
+                    );
                 }
             }
         }
@@ -102,7 +110,10 @@ where
                     TaskState::Init | TaskState::Started | TaskState::Going
                 );
                 if idle && ops.node().restart_requested() {
-                    wait(ctx, Box::pin(drive(parent, kids, ops, Some(Ended::Interrupted))));
+                    wait(
+                        ctx,
+                        Box::pin(drive(parent, kids, ops, Some(Ended::Interrupted))),
+                    );
                 }
             }
         }
@@ -139,7 +150,12 @@ where
 
 /// Runs a child's attempts until it is left running, waiting for a retry, or disposed.
 /// `first` concludes an attempt that ended while the mailbox was free.
-async fn drive(parent: Arc<Node>, kids: Rc<Children>, ops: Rc<dyn ChildOps>, mut first: Option<Ended>) {
+async fn drive(
+    parent: Arc<Node>,
+    kids: Rc<Children>,
+    ops: Rc<dyn ChildOps>,
+    mut first: Option<Ended>,
+) {
     loop {
         let ended = match first.take() {
             Some(ended) => ended,
@@ -238,7 +254,12 @@ enum Next {
 }
 
 /// Decides what follows an attempt (R2, R3, L7, L14) and disposes as needed.
-async fn conclude(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, ended: Ended) -> Next {
+async fn conclude(
+    parent: &Arc<Node>,
+    kids: &Children,
+    ops: &Rc<dyn ChildOps>,
+    ended: Ended,
+) -> Next {
     let node = ops.node();
     if let Some(reason) = node.reason() {
         finish(parent, kids, ops, reason).await;
@@ -276,7 +297,11 @@ async fn conclude(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, e
 }
 
 /// The delay before the next retry, or the final reason when there is none (R1, R3).
-fn retry_delay(parent: &Node, node: &Node, failure: StopReason) -> Result<(Duration, StopReason), StopReason> {
+fn retry_delay(
+    parent: &Node,
+    node: &Node,
+    failure: StopReason,
+) -> Result<(Duration, StopReason), StopReason> {
     if !failure.is_retryable() || parent.is_stopping() {
         return Err(failure);
     }
@@ -300,9 +325,10 @@ fn retry_delay(parent: &Node, node: &Node, failure: StopReason) -> Result<(Durat
         });
     }
     inner.retry_count = n;
-    inner
-        .descriptions
-        .insert("retry".to_owned(), serde_json::Value::String(retry.describe(n)));
+    inner.descriptions.insert(
+        "retry".to_owned(),
+        serde_json::Value::String(retry.describe(n)),
+    );
     let delay = retry.delay(n);
     tracing::info!(parent: &node.span, attempt = n, delay_ms = delay.as_millis() as u64, reason = %failure, "retry");
     inner.last_failure = Some(failure.clone());
@@ -343,7 +369,10 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
         node.ctl.do_send(Control::DisposeChildren(reason, done));
         let _ = wait.await;
     }
-    if matches!(was, TaskState::Started | TaskState::Running | TaskState::Going) {
+    if matches!(
+        was,
+        TaskState::Started | TaskState::Running | TaskState::Going
+    ) {
         if let Err(panic) = holding(parent, &node, ops.clone().dispose()).await {
             tracing::warn!(parent: &node.span, reason = %panic, "dispose failed");
             node.describe_failure("disposeError", &panic);

@@ -119,14 +119,14 @@ pub use tasktree_macros::task;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::task::Vtable;
     pub use crate::task::__private::*;
+    pub use crate::task::Vtable;
 }
 
 /// Everything a user of tasktree usually needs, in one import.
 pub mod prelude {
     pub use crate::{
-        task, Go, HandleError, Handles, Kind, Lifecycle, ReasonKind, Retry, Root, StopReason, Task, TaskCx,
-        TaskError, TaskHandle, TaskRef, TaskState,
+        task, Go, HandleError, Handles, Kind, Lifecycle, ReasonKind, Retry, Root, StopReason, Task,
+        TaskCx, TaskError, TaskHandle, TaskRef, TaskState,
     };
 }

@@ -274,9 +274,10 @@ impl Node {
 
     /// Records a failure as a description, so snapshots and history show it.
     pub(crate) fn describe_failure(&self, key: &str, reason: &StopReason) {
-        self.lock()
-            .descriptions
-            .insert(key.to_owned(), serde_json::Value::String(reason.to_string()));
+        self.lock().descriptions.insert(
+            key.to_owned(),
+            serde_json::Value::String(reason.to_string()),
+        );
     }
 
     /// Resolves when `pred` holds, re-checking at every change.

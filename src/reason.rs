@@ -205,7 +205,9 @@ impl TaskError {
 impl<E: StdError + Send + Sync + 'static> From<E> for TaskError {
     fn from(err: E) -> Self {
         let mut slot = Some(err);
-        if let Some(reason) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<StopReason>>() {
+        if let Some(reason) =
+            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<StopReason>>()
+        {
             if let Some(reason) = reason.take() {
                 return Self(reason);
             }

@@ -99,7 +99,11 @@ impl TaskRef {
     pub fn render(&self) -> String {
         fn line(out: &mut String, info: &TaskInfo) {
             let indent = "  ".repeat(info.level as usize);
-            let key = info.key.as_deref().map(|k| format!(" [{k}]")).unwrap_or_default();
+            let key = info
+                .key
+                .as_deref()
+                .map(|k| format!(" [{k}]"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "{indent}{} #{}{key} {} {:?}\n",
                 info.owner,

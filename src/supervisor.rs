@@ -37,6 +37,11 @@ pub(crate) fn current() -> Option<Arc<Node>> {
 
 fn install_hook() {
     static HOOK: Once = Once::new();
+    // The hook cannot be changed while this thread unwinds; the first guarded section
+    // outside a panic installs it.
+    if std::thread::panicking() {
+        return;
+    }
     HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
@@ -103,7 +108,10 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, StopReason> {
 
 /// Runs `f` as user code of `node` (so deadlock checks know who is calling), turning a
 /// panic into [`StopReason::Panic`].
-pub(crate) fn catch_in<R>(node: Option<&Arc<Node>>, f: impl FnOnce() -> R) -> Result<R, StopReason> {
+pub(crate) fn catch_in<R>(
+    node: Option<&Arc<Node>>,
+    f: impl FnOnce() -> R,
+) -> Result<R, StopReason> {
     let _section = Section::enter(node);
     if cfg!(feature = "panic-propagate") {
         return Ok(f());

@@ -177,11 +177,17 @@ impl<T: Task> Clone for Vtable<T> {
 
 impl<T: Task> Copy for Vtable<T> {}
 
-fn lc_start<'a, T: Lifecycle>(t: &'a mut T, cx: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>> {
+fn lc_start<'a, T: Lifecycle>(
+    t: &'a mut T,
+    cx: &'a mut TaskCx<T>,
+) -> LocalBoxFuture<'a, Result<(), TaskError>> {
     Box::pin(t.start(cx))
 }
 
-fn lc_run<'a, T: Lifecycle>(t: &'a mut T, cx: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>> {
+fn lc_run<'a, T: Lifecycle>(
+    t: &'a mut T,
+    cx: &'a mut TaskCx<T>,
+) -> LocalBoxFuture<'a, Result<(), TaskError>> {
     Box::pin(t.run(cx))
 }
 
@@ -189,11 +195,17 @@ fn lc_dispose<'a, T: Lifecycle>(t: &'a mut T, cx: &'a mut TaskCx<T>) -> LocalBox
     Box::pin(t.dispose(cx))
 }
 
-fn no_start<'a, T: Task>(_: &'a mut T, _: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>> {
+fn no_start<'a, T: Task>(
+    _: &'a mut T,
+    _: &'a mut TaskCx<T>,
+) -> LocalBoxFuture<'a, Result<(), TaskError>> {
     Box::pin(std::future::ready(Ok(())))
 }
 
-fn no_run<'a, T: Task>(_: &'a mut T, _: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>> {
+fn no_run<'a, T: Task>(
+    _: &'a mut T,
+    _: &'a mut TaskCx<T>,
+) -> LocalBoxFuture<'a, Result<(), TaskError>> {
     Box::pin(std::future::ready(Err(TaskError::not_implemented())))
 }
 
@@ -392,7 +404,9 @@ impl<T: Task> Core<T> {
         f: impl for<'a> FnOnce(&'a mut T, &'a mut TaskCx<T>) -> LocalBoxFuture<'a, R> + 'static,
     ) -> Result<R, StopReason> {
         self.acquire().await?;
-        self.node.lent.store(true, std::sync::atomic::Ordering::Release);
+        self.node
+            .lent
+            .store(true, std::sync::atomic::Ordering::Release);
         let core = self.clone();
         let out = Guarded::new(self.node.clone(), async move {
             let mut cx = core.cx();
@@ -400,7 +414,9 @@ impl<T: Task> Core<T> {
             Ok(f(&mut value, &mut cx).await)
         })
         .await;
-        self.node.lent.store(false, std::sync::atomic::Ordering::Release);
+        self.node
+            .lent
+            .store(false, std::sync::atomic::Ordering::Release);
         self.release();
         out
     }
@@ -485,7 +501,9 @@ impl<T: Task> ChildOps for Core<T> {
                     Err(panic) => Err(panic),
                 };
                 if let Some(parent) = &node.parent {
-                    parent.ctl.do_send(Control::ChildGoEnded(node.id, attempt, out));
+                    parent
+                        .ctl
+                        .do_send(Control::ChildGoEnded(node.id, attempt, out));
                 }
             });
             self.local.borrow_mut().go = Some(handle);
@@ -572,7 +590,8 @@ impl Drop for Adoption {
     fn drop(&mut self) {
         if let Some(make) = self.make.take() {
             let parent_reason = self.node.parent.as_ref().and_then(|p| p.reason());
-            self.node.mark_stopping(parent_reason.unwrap_or(StopReason::Disposed));
+            self.node
+                .mark_stopping(parent_reason.unwrap_or(StopReason::Disposed));
             let _ = crate::supervisor::catch(move || drop(make));
             self.node.finish_unstarted();
         }

@@ -31,7 +31,9 @@ impl Expansion {
             }
             (Data::Struct(s), Some(key)) => {
                 let found = match &s.fields {
-                    Fields::Named(named) => named.named.iter().any(|f| f.ident.as_ref() == Some(key)),
+                    Fields::Named(named) => {
+                        named.named.iter().any(|f| f.ident.as_ref() == Some(key))
+                    }
                     _ => false,
                 };
                 if !found {

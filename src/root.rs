@@ -96,6 +96,11 @@ impl Root {
         }
     }
 
+    /// The root as an untyped handle.
+    pub fn as_task(&self) -> &TaskRef {
+        &self.handle
+    }
+
     /// Stops the whole tree with [`StopReason::Exit`] and resolves once every task has been
     /// disposed, children before parents. Returns the root's stop reason (`Exit`, or the
     /// reason it was stopped with before).
@@ -112,7 +117,7 @@ impl Root {
             Ok(reason) => Ok(reason),
             Err(_) => {
                 let mut pending = Vec::new();
-                let mut stack = vec![self.handle.as_task().clone()];
+                let mut stack = vec![self.as_task().clone()];
                 while let Some(task) = stack.pop() {
                     let children = task.children();
                     if children.is_empty() && task.state() != TaskState::Disposed {

@@ -40,18 +40,19 @@ impl Parse for Arg {
             input.parse::<Token![=]>()?;
             return Ok(Arg::Key(input.parse()?));
         }
-        let kind =
-            match name.to_string().as_str() {
-                "job" => Kind::Job,
-                "work" => Kind::Work,
-                "task" => Kind::Task,
-                other => return Err(syn::Error::new(
+        let kind = match name.to_string().as_str() {
+            "job" => Kind::Job,
+            "work" => Kind::Work,
+            "task" => Kind::Task,
+            other => {
+                return Err(syn::Error::new(
                     name.span(),
                     format!(
                         "unknown task option `{other}`: expected `job`, `work` or `key = field`"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         Ok(Arg::Kind(name, kind))
     }
 }

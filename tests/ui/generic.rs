@@ -1,0 +1,8 @@
+use tasktree::task;
+
+#[task]
+struct Holder<T> {
+    value: T,
+}
+
+fn main() {}

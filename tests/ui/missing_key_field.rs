@@ -1,0 +1,8 @@
+use tasktree::task;
+
+#[task(key = path)]
+struct Stream {
+    url: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use tasktree::task;
+
+#[task(job, work)]
+struct Conn;
+
+fn main() {}

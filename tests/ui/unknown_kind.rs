@@ -1,0 +1,6 @@
+use tasktree::task;
+
+#[task(jobb)]
+struct Conn;
+
+fn main() {}

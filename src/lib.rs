@@ -117,6 +117,11 @@ pub use state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
 pub use task::{Go, Handles, Lifecycle, LocalBoxFuture, Task};
 pub use tasktree_macros::task;
 
+/// The README's examples, compiled and run as doc tests so they cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::task::__private::*;

@@ -1,11 +1,15 @@
 //! A read-only view of the live tree (DESIGN §6), for printing, the web API and history.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::handle::TaskRef;
-use crate::state::{Descriptions, Kind, Step, TaskId, TaskState};
+use crate::state::{epoch_ms, Descriptions, Kind, Step, TaskId, TaskState};
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
 
 /// One task as seen at one moment. Field names serialize in camelCase.
 #[derive(Debug, Clone, Serialize)]
@@ -29,16 +33,16 @@ pub struct TaskInfo {
     pub path: String,
     /// Where it was added: `file:line:column`.
     pub start_reason: String,
-    /// When it was added.
-    pub created_at: SystemTime,
-    /// When its last start began.
-    pub started_at: Option<SystemTime>,
-    /// How long its last start took.
-    pub start_duration: Option<Duration>,
-    /// How long its last run took, or has taken so far.
-    pub run_duration: Option<Duration>,
-    /// How long it has lived (or lived, once disposed).
-    pub age: Duration,
+    /// When it was added, in milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// When its last start began, in milliseconds since the Unix epoch.
+    pub started_at_ms: Option<u64>,
+    /// How long its last start took, in microseconds.
+    pub start_duration_us: Option<u64>,
+    /// How long its last run took, or has taken so far, in microseconds.
+    pub run_duration_us: Option<u64>,
+    /// How long it has lived (or lived, once disposed), in microseconds.
+    pub age_us: u64,
     /// Descriptions.
     pub descriptions: Descriptions,
     /// Steps recorded.
@@ -47,8 +51,10 @@ pub struct TaskInfo {
     pub retry_count: u32,
     /// Maximum retries; `None` when unbounded.
     pub max_retries: Option<u32>,
-    /// The child holding this task's mailbox, and for how long.
-    pub blocked_on: Option<(TaskId, Duration)>,
+    /// The child holding this task's mailbox.
+    pub blocked_on: Option<TaskId>,
+    /// For how long that child has held it, in microseconds.
+    pub blocked_for_us: Option<u64>,
     /// The stop reason, once asked to stop.
     pub stop_reason: Option<String>,
     /// Live children, oldest first (only in [`TaskRef::snapshot`]).
@@ -71,16 +77,17 @@ impl TaskRef {
             level: node.level,
             path: node.path(),
             start_reason: node.location.to_string(),
-            created_at: timings.created_at,
-            started_at: timings.started_at,
-            start_duration: timings.start_duration,
-            run_duration: timings.run_so_far().or(timings.run_duration),
-            age: timings.age(),
+            created_at_ms: epoch_ms(timings.created_at),
+            started_at_ms: timings.started_at.map(epoch_ms),
+            start_duration_us: timings.start_duration.map(micros),
+            run_duration_us: timings.run_so_far().or(timings.run_duration).map(micros),
+            age_us: micros(timings.age()),
             descriptions: inner.descriptions.clone(),
             steps: inner.steps.clone(),
             retry_count: inner.retry_count,
             max_retries: inner.retry.max_retries(),
-            blocked_on: inner.blocked_on.map(|(id, since)| (id, since.elapsed())),
+            blocked_on: inner.blocked_on.map(|(id, _)| id),
+            blocked_for_us: inner.blocked_on.map(|(_, since)| micros(since.elapsed())),
             stop_reason: node.reason().map(|r| r.to_string()),
             children: Vec::new(),
         }

@@ -104,8 +104,7 @@ impl TaskState {
 }
 
 /// When things happened to a task (L10). Durations have nanosecond resolution.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Timings {
     /// Wall-clock time of the `add`.
     pub created_at: SystemTime,
@@ -117,9 +116,7 @@ pub struct Timings {
     pub run_duration: Option<Duration>,
     /// Total lifetime from `add` to the end of dispose, once disposed.
     pub lifetime: Option<Duration>,
-    #[serde(skip)]
     pub(crate) created: Instant,
-    #[serde(skip)]
     pub(crate) run_began: Option<Instant>,
 }
 
@@ -155,8 +152,19 @@ pub struct Step {
     pub name: String,
     /// Free text.
     pub detail: String,
-    /// When it was recorded.
+    /// When it was recorded (serialized as milliseconds since the Unix epoch).
+    #[serde(rename = "atMs", serialize_with = "serialize_epoch_ms")]
     pub at: SystemTime,
+}
+
+/// Milliseconds since the Unix epoch: how times are serialized (JSON, history).
+pub fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn serialize_epoch_ms<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(epoch_ms(*t))
 }
 
 /// A task's descriptions: string keys to JSON values (L12).

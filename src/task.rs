@@ -408,6 +408,9 @@ impl<T: Task> Core<T> {
             .lent
             .store(true, std::sync::atomic::Ordering::Release);
         let core = self.clone();
+        // Holding the borrow across `.await` is the lending itself: the turn taken above
+        // guarantees no other borrow is attempted until `release`.
+        #[allow(clippy::await_holding_refcell_ref)]
         let out = Guarded::new(self.node.clone(), async move {
             let mut cx = core.cx();
             let mut value = core.value.borrow_mut();

@@ -167,9 +167,8 @@ struct HookOrder {
 
 impl Lifecycle for HookOrder {
     async fn start(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
-        for (hook, log) in [("on_start", self.log.clone())] {
-            cx.on_start(move || log.push(hook));
-        }
+        let log = self.log.clone();
+        cx.on_start(move || log.push("on_start"));
         let log = self.log.clone();
         cx.on_stop(move || log.push("on_stop"));
         let log = self.log.clone();

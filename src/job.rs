@@ -40,20 +40,29 @@ impl Children {
         self.links.borrow().get(&id).cloned()
     }
 
-    /// The child to dispose first: not yet started, else the last started.
-    fn last_started(&self) -> Option<Rc<dyn ChildOps>> {
-        self.links
+    /// Every child, in disposal order: those never started first, then the last started
+    /// first (L5). Sorting once keeps disposing N children O(N log N).
+    fn disposal_order(&self) -> Vec<Rc<dyn ChildOps>> {
+        let mut order: Vec<(u64, Rc<dyn ChildOps>)> = self
+            .links
             .borrow()
             .values()
-            .max_by_key(|c| {
+            .map(|c| {
                 let inner = c.node().lock();
-                if inner.ever_started {
+                let rank = if inner.ever_started {
                     inner.start_seq
                 } else {
                     u64::MAX
-                }
+                };
+                (rank, c.clone())
             })
-            .cloned()
+            .collect();
+        order.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
+        order.into_iter().map(|(_, c)| c).collect()
+    }
+
+    fn contains(&self, id: TaskId) -> bool {
+        self.links.borrow().contains_key(&id)
     }
 }
 
@@ -383,10 +392,19 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
 
 /// Disposes every child of `parent`, last started first (L5).
 async fn dispose_all(parent: &Arc<Node>, kids: &Children, reason: StopReason) {
-    while let Some(child) = kids.last_started() {
-        child.node().mark_stopping(reason.clone());
-        let reason = child.node().reason_or_disposed();
-        finish(parent, kids, &child, reason).await;
+    // Children adopted while these are disposed are picked up by the next round.
+    loop {
+        let order = kids.disposal_order();
+        if order.is_empty() {
+            return;
+        }
+        for child in order {
+            if kids.contains(child.node().id) {
+                child.node().mark_stopping(reason.clone());
+                let reason = child.node().reason_or_disposed();
+                finish(parent, kids, &child, reason).await;
+            }
+        }
     }
 }
 

@@ -1055,7 +1055,7 @@ async fn l15_shutdown_deadline_reports_hung_disposes() {
 }
 
 #[actix_rt::test]
-async fn l9_dropping_every_handle_keeps_the_task_running() {
+async fn dropping_every_handle_keeps_the_task_running() {
     let root = Root::new();
     let log = Log::default();
     let id = {

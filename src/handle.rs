@@ -94,6 +94,11 @@ impl TaskRef {
         self.node.is_stopping()
     }
 
+    /// Whether the task has started and is neither stopping nor being disposed.
+    pub fn is_active(&self) -> bool {
+        self.state().is_active() && !self.is_stopping()
+    }
+
     /// Start time, start and run durations, lifetime (L10).
     pub fn timings(&self) -> Timings {
         self.node.timings()
@@ -219,7 +224,15 @@ impl TaskRef {
     /// is already disposed with that reason, and the value is dropped.
     #[track_caller]
     pub fn add<C: Task + Send>(&self, child: C) -> TaskHandle<C> {
-        add_child(&self.node, child, Location::caller())
+        self.add_at(child, Location::caller())
+    }
+
+    pub(crate) fn add_at<C: Task + Send>(
+        &self,
+        child: C,
+        location: &'static Location<'static>,
+    ) -> TaskHandle<C> {
+        add_child(&self.node, child, location)
     }
 
     /// Adds a child that stops when this task stops (GoTask's `AddDependTask`).
@@ -228,7 +241,7 @@ impl TaskRef {
     /// exists so ported code reads the same.
     #[track_caller]
     pub fn add_dependent<C: Task + Send>(&self, child: C) -> TaskHandle<C> {
-        add_child(&self.node, child, Location::caller())
+        self.add_at(child, Location::caller())
     }
 
     /// Adds a child, waits until it is disposed and returns its stop reason (GoTask's
@@ -320,6 +333,12 @@ impl TaskRef {
         None
     }
 
+    /// A typed handle to this task, if it is a `C`.
+    pub fn downcast<C: Task>(&self) -> Option<TaskHandle<C>> {
+        let addr = self.node.typed.downcast_ref::<Addr<TaskActor<C>>>()?;
+        Some(TaskHandle::new(self.node.clone(), addr.clone()))
+    }
+
     /// Which child currently holds this task's mailbox (a start, run or dispose), and since
     /// when.
     pub fn blocked_on(&self) -> Option<(TaskId, std::time::Duration)> {
@@ -382,7 +401,6 @@ fn call_deadlock(target: &Arc<Node>) -> Option<HandleError> {
     (own || holds(&caller, target)).then(|| deadlock(&caller, target))
 }
 
-#[track_caller]
 fn add_child<C: Task + Send>(
     parent: &Arc<Node>,
     value: C,
@@ -391,15 +409,7 @@ fn add_child<C: Task + Send>(
     let (tx, rx) = actix::dev::channel::channel(16);
     let addr: Addr<TaskActor<C>> = Addr::new(tx);
     let key = value.key();
-    let node = Node::new(
-        TaskId::next(),
-        C::KIND,
-        C::OWNER,
-        key.clone(),
-        Some(parent.clone()),
-        location,
-        addr.clone().recipient(),
-    );
+    let node = Node::new(key.clone(), Some(parent.clone()), location, &addr);
     let refused = {
         let mut inner = parent.lock();
         if let Some(reason) = parent.reason() {

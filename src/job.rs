@@ -112,6 +112,30 @@ where
                 }
             }
         }
+        Control::ChildEvent(id, attempt, done) => {
+            if let Some(ops) = kids.get(id) {
+                let node = ops.node();
+                let current = node.state() == TaskState::Going && node.lock().attempt == attempt;
+                if current && !node.is_stopping() && !node.restart_requested() {
+                    wait(
+                        ctx,
+                        Box::pin(async move {
+                            let handled =
+                                holding(&parent, ops.node(), ops.clone().handle_pending()).await;
+                            match handled {
+                                Ok(()) => {
+                                    let _ = done.send(());
+                                }
+                                Err(reason) => {
+                                    drive(parent, kids, ops, Some(Ended::Returned(Err(reason))))
+                                        .await
+                                }
+                            }
+                        }),
+                    );
+                }
+            }
+        }
         Control::ChildRestart(id) => {
             if let Some(ops) = kids.get(id) {
                 let idle = matches!(
@@ -282,7 +306,7 @@ async fn conclude(
     }
     let failure = match ended {
         Ended::Interrupted => return Next::Done,
-        Ended::Returned(Ok(())) if node.kind == Kind::Task => {
+        Ended::Returned(Ok(())) if node.kind.ends_with_its_work() => {
             node.mark_stopping(StopReason::Complete);
             finish(parent, kids, ops, StopReason::Complete).await;
             return Next::Done;

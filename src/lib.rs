@@ -98,6 +98,7 @@
 mod context;
 mod handle;
 mod job;
+pub mod kinds;
 mod node;
 mod reason;
 mod retry;
@@ -124,12 +125,14 @@ pub struct ReadmeDoctests;
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::kinds::{channel_feed, tick_feed};
     pub use crate::task::__private::*;
     pub use crate::task::Vtable;
 }
 
 /// Everything a user of tasktree usually needs, in one import.
 pub mod prelude {
+    pub use crate::kinds::{Channel, Collection, Tick};
     pub use crate::{
         task, Go, HandleError, Handles, Kind, Lifecycle, ReasonKind, Retry, Root, StopReason, Task,
         TaskCx, TaskError, TaskHandle, TaskRef, TaskState,

@@ -11,13 +11,15 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
-use actix::Recipient;
+use std::any::Any;
+
+use actix::{Addr, Recipient};
 use tokio::sync::Notify;
 
 use crate::reason::StopReason;
 use crate::retry::Retry;
 use crate::state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
-use crate::task::Control;
+use crate::task::{Control, Task, TaskActor};
 
 /// A hook that sees a descendant (L13).
 pub(crate) type DescendantHook = Arc<dyn Fn(&crate::TaskRef) + Send + Sync>;
@@ -33,6 +35,8 @@ pub(crate) struct Node {
     pub(crate) span: tracing::Span,
     /// The task's own mailbox, for the framework's messages.
     pub(crate) ctl: Recipient<Control>,
+    /// The task's typed address (`Addr<TaskActor<T>>`), for typed handles found by id or key.
+    pub(crate) typed: Box<dyn Any + Send + Sync>,
     state: AtomicU8,
     /// The final stop reason: the first one set wins (L5).
     reason: OnceLock<StopReason>,
@@ -88,16 +92,13 @@ impl Inner {
 }
 
 impl Node {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        id: TaskId,
-        kind: Kind,
-        owner: &'static str,
+    pub(crate) fn new<T: Task>(
         key: Option<String>,
         parent: Option<Arc<Node>>,
         location: &'static Location<'static>,
-        ctl: Recipient<Control>,
+        addr: &Addr<TaskActor<T>>,
     ) -> Arc<Self> {
+        let (id, kind, owner) = (TaskId::next(), T::KIND, T::OWNER);
         let level = parent.as_ref().map_or(0, |p| p.level + 1);
         let span = tracing::info_span!(
             "task",
@@ -115,7 +116,8 @@ impl Node {
             level,
             location,
             span,
-            ctl,
+            ctl: addr.clone().recipient(),
+            typed: Box::new(addr.clone()),
             state: AtomicU8::new(TaskState::Init as u8),
             reason: OnceLock::new(),
             restart: AtomicBool::new(false),

@@ -9,7 +9,7 @@ use actix::{Addr, Context};
 use crate::handle::{TaskHandle, TaskRef};
 use crate::node::Node;
 use crate::reason::StopReason;
-use crate::state::{Kind, TaskId, TaskState};
+use crate::state::{Kind, TaskState};
 use crate::supervisor::Supervise;
 use crate::task::{Core, Task, TaskActor, Vtable};
 
@@ -60,7 +60,14 @@ pub struct ShutdownTimeout {
 }
 
 impl Root {
-    /// Creates the root on the current arbiter. It is started at once.
+    /// Creates the root on the current arbiter, started at once, and installs OS signal
+    /// handling: the first SIGINT, SIGTERM, SIGHUP or SIGQUIT shuts the tree down gracefully
+    /// with [`StopReason::Exit`]; later ones are reported and change nothing, so a second
+    /// Ctrl-C never skips a dispose. Await [`wait_stopped`](TaskRef::wait_stopped) in `main`
+    /// and return when it resolves.
+    ///
+    /// With an actix-web server in the same process, let the root own the signals: build the
+    /// server with `.disable_signals()` and stop it when the root is disposed.
     ///
     /// # Panics
     ///
@@ -68,17 +75,22 @@ impl Root {
     #[track_caller]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
+        let root = Self::at(Location::caller());
+        actix_rt::spawn(signals::watch(root.as_task().clone()));
+        root
+    }
+
+    /// Creates the root without touching OS signals (for tests, and for programs that
+    /// handle signals themselves and call [`shutdown`](Root::shutdown)).
+    #[track_caller]
+    pub fn without_signals() -> Self {
+        Self::at(Location::caller())
+    }
+
+    fn at(location: &'static Location<'static>) -> Self {
         let (tx, rx) = actix::dev::channel::channel(16);
         let addr: Addr<TaskActor<RootTask>> = Addr::new(tx);
-        let node = Node::new(
-            TaskId::next(),
-            Kind::Root,
-            RootTask::OWNER,
-            None,
-            None,
-            Location::caller(),
-            addr.clone().recipient(),
-        );
+        let node = Node::new(None, None, location, &addr);
         let core = Core::new(node.clone(), addr.clone(), RootTask);
         let actor = TaskActor {
             core,
@@ -137,5 +149,85 @@ impl Deref for Root {
 
     fn deref(&self) -> &TaskRef {
         &self.handle
+    }
+}
+
+mod signals {
+    //! The root owns the process's termination signals.
+
+    use crate::handle::TaskRef;
+    use crate::reason::StopReason;
+
+    /// Stops `root` with `Exit` at the first signal; reports later ones; ends with the root.
+    pub(super) async fn watch(root: TaskRef) {
+        let Some(mut signals) = Signals::install() else {
+            tracing::warn!("cannot listen for termination signals");
+            return;
+        };
+        let mut first = true;
+        loop {
+            let name = tokio::select! {
+                _ = root.wait_stopped() => return,
+                name = signals.recv() => name,
+            };
+            if first {
+                tracing::info!(signal = name, "signal received: shutting down");
+                root.stop(StopReason::Exit);
+                first = false;
+            } else {
+                tracing::warn!(
+                    signal = name,
+                    "signal received again: shutdown already in progress"
+                );
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    struct Signals(Vec<(tokio::signal::unix::Signal, &'static str)>);
+
+    #[cfg(unix)]
+    impl Signals {
+        fn install() -> Option<Self> {
+            use tokio::signal::unix::{signal, SignalKind};
+            let kinds = [
+                (SignalKind::interrupt(), "SIGINT"),
+                (SignalKind::terminate(), "SIGTERM"),
+                (SignalKind::hangup(), "SIGHUP"),
+                (SignalKind::quit(), "SIGQUIT"),
+            ];
+            let mut streams = Vec::new();
+            for (kind, name) in kinds {
+                streams.push((signal(kind).ok()?, name));
+            }
+            Some(Self(streams))
+        }
+
+        async fn recv(&mut self) -> &'static str {
+            std::future::poll_fn(|cx| {
+                for (stream, name) in &mut self.0 {
+                    if stream.poll_recv(cx).is_ready() {
+                        return std::task::Poll::Ready(*name);
+                    }
+                }
+                std::task::Poll::Pending
+            })
+            .await
+        }
+    }
+
+    #[cfg(not(unix))]
+    struct Signals;
+
+    #[cfg(not(unix))]
+    impl Signals {
+        fn install() -> Option<Self> {
+            Some(Self)
+        }
+
+        async fn recv(&mut self) -> &'static str {
+            let _ = tokio::signal::ctrl_c().await;
+            "ctrl-c"
+        }
     }
 }

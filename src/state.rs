@@ -39,6 +39,10 @@ pub enum Kind {
     Job,
     /// A keep-alive container: ends only when stopped.
     Work,
+    /// Calls `tick` every interval; ends when stopped or a tick fails for good.
+    Tick,
+    /// Calls `tick(item)` for each item of a stream; ends when the stream ends.
+    Channel,
     /// The root of the tree.
     Root,
 }
@@ -46,7 +50,12 @@ pub enum Kind {
 impl Kind {
     /// Whether the kind holds children by design (job, work, root).
     pub fn is_container(self) -> bool {
-        !matches!(self, Kind::Task)
+        matches!(self, Kind::Job | Kind::Work | Kind::Root)
+    }
+
+    /// Whether the task ends (`Complete`) when its work — `run`, `go`, its stream — returns.
+    pub fn ends_with_its_work(self) -> bool {
+        !self.is_container()
     }
 
     /// The kind's name, as in snapshots.
@@ -55,6 +64,8 @@ impl Kind {
             Kind::Task => "task",
             Kind::Job => "job",
             Kind::Work => "work",
+            Kind::Tick => "tick",
+            Kind::Channel => "channel",
             Kind::Root => "root",
         }
     }

@@ -160,6 +160,9 @@ pub trait Handles<M: Message>: Task {
 
 type Method<T, R> = for<'a> fn(&'a mut T, &'a mut TaskCx<T>) -> LocalBoxFuture<'a, R>;
 
+type EventMethod<T> =
+    for<'a> fn(&'a mut T, Event, &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>>;
+
 /// The lifecycle methods of one task type, as function pointers. Not public API.
 #[doc(hidden)]
 pub struct Vtable<T: Task> {
@@ -167,7 +170,38 @@ pub struct Vtable<T: Task> {
     run: Method<T, Result<(), TaskError>>,
     go: fn(&mut T, &mut TaskCx<T>) -> Option<Go>,
     dispose: Method<T, ()>,
+    feed: Option<Feed<T>>,
 }
+
+/// What a task of the feeding kinds (tick, channel) does instead of `go`: consume a source
+/// of events, one at a time, in its parent's mailbox or on its own.
+pub(crate) struct Feed<T: Task> {
+    /// Makes this attempt's source, after a successful start.
+    pub(crate) source: fn(&mut T, &mut TaskCx<T>) -> Result<EventStream, TaskError>,
+    /// Handles one event.
+    pub(crate) handle: EventMethod<T>,
+    /// Whether events are handled in the parent's mailbox (serialized with the siblings).
+    pub(crate) in_parent: bool,
+}
+
+impl<T: Task> Clone for Feed<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Task> Copy for Feed<T> {}
+
+/// One thing for a feeding task to handle.
+pub(crate) enum Event {
+    /// A timer tick.
+    Tick,
+    /// An item of a channel's stream (its type is the task's own).
+    Item(Box<dyn Any>),
+}
+
+/// A source of events; its end ends the task with `Complete`, an error with that error.
+pub(crate) type EventStream = Pin<Box<dyn futures_core::Stream<Item = Result<Event, StopReason>>>>;
 
 impl<T: Task> Clone for Vtable<T> {
     fn clone(&self) -> Self {
@@ -220,6 +254,7 @@ impl<T: Lifecycle> Vtable<T> {
             run: lc_run::<T>,
             go: T::go,
             dispose: lc_dispose::<T>,
+            feed: None,
         }
     }
 }
@@ -232,6 +267,15 @@ impl<T: Task> Vtable<T> {
             run: no_run::<T>,
             go: |_, _| None,
             dispose: no_dispose::<T>,
+            feed: None,
+        }
+    }
+
+    /// This vtable, feeding from `feed` instead of running `go`.
+    pub(crate) fn with_feed(self, feed: Feed<T>) -> Self {
+        Self {
+            feed: Some(feed),
+            ..self
         }
     }
 }
@@ -310,6 +354,10 @@ pub(crate) struct Core<T: Task> {
     busy: Cell<bool>,
     queue: RefCell<VecDeque<Queued<T>>>,
     pub(crate) local: RefCell<Local>,
+    /// The event a feeding task is about to handle.
+    pending: RefCell<Option<Event>>,
+    /// A feeding task's source, made as the last step of its start.
+    source: RefCell<Option<EventStream>>,
     vtable: Vtable<T>,
 }
 
@@ -322,6 +370,8 @@ impl<T: Task> Core<T> {
             busy: Cell::new(false),
             queue: RefCell::new(VecDeque::new()),
             local: RefCell::new(Local::default()),
+            pending: RefCell::new(None),
+            source: RefCell::new(None),
             vtable: T::__vtable(),
         })
     }
@@ -437,6 +487,45 @@ impl<T: Task> Core<T> {
         })
     }
 
+    /// Consumes a feeding task's source until it ends, the task is asked to stop, or an
+    /// event fails. In the parent's mailbox, each event is handed over and acknowledged
+    /// before the next is taken, so events never pile up in the mailbox.
+    async fn pump(
+        self: Rc<Self>,
+        mut source: EventStream,
+        in_parent: bool,
+    ) -> Result<(), StopReason> {
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.node.stop_requested() => return Ok(()),
+                next = std::future::poll_fn(|cx| source.as_mut().poll_next(cx)) => next,
+            };
+            let event = match next {
+                None => return Ok(()),
+                Some(Err(reason)) => return Err(reason),
+                Some(Ok(event)) => event,
+            };
+            *self.pending.borrow_mut() = Some(event);
+            if in_parent {
+                let Some(parent) = &self.node.parent else {
+                    return Ok(());
+                };
+                let (done, handled) = oneshot::channel();
+                let attempt = self.node.lock().attempt;
+                parent
+                    .ctl
+                    .do_send(Control::ChildEvent(self.node.id, attempt, done));
+                if handled.await.is_err() {
+                    // The parent declined it: this attempt is ending.
+                    return Ok(());
+                }
+            } else {
+                self.clone().handle_pending().await?;
+            }
+        }
+    }
+
     /// Fails every queued call and turn: the task is gone.
     fn close(&self) {
         self.queue.borrow_mut().clear();
@@ -450,8 +539,11 @@ pub(crate) trait ChildOps {
     fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
     /// `run`, or `None` when the type has no `run`.
     fn run(self: Rc<Self>) -> LocalBoxFuture<'static, Option<Result<(), StopReason>>>;
-    /// `go`: spawns it when the type has one; its end is reported to the parent.
+    /// `go` (or a feeding task's source): spawns it when the type has one; its end is
+    /// reported to the parent.
     fn go(self: Rc<Self>) -> LocalBoxFuture<'static, Result<bool, StopReason>>;
+    /// A feeding task's pending event, handled in the parent's mailbox.
+    fn handle_pending(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
     fn dispose(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
     /// `on_start` hooks, in the order added.
     fn started(&self);
@@ -469,7 +561,20 @@ impl<T: Task> ChildOps for Core<T> {
 
     fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
         let method = self.vtable.start;
-        self.lifecycle(method)
+        Box::pin(async move {
+            self.clone().lifecycle(method).await?;
+            // A feeding task's source is part of its start: a source that cannot be made
+            // (a zero tick interval) fails the start.
+            if let Some(feed) = self.vtable.feed {
+                let source = self
+                    .clone()
+                    .with_value(move |t, cx| Box::pin(std::future::ready((feed.source)(t, cx))))
+                    .await?
+                    .map_err(TaskError::into_reason)?;
+                *self.source.borrow_mut() = Some(source);
+            }
+            Ok(())
+        })
     }
 
     fn run(self: Rc<Self>) -> LocalBoxFuture<'static, Option<Result<(), StopReason>>> {
@@ -485,24 +590,31 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn go(self: Rc<Self>) -> LocalBoxFuture<'static, Result<bool, StopReason>> {
-        let method = self.vtable.go;
         Box::pin(async move {
-            let go = self
-                .clone()
-                .with_value(move |t, cx| Box::pin(std::future::ready(method(t, cx))))
-                .await?;
-            let Some(Go(fut)) = go else {
-                return Ok(false);
-            };
+            let source = self.source.borrow_mut().take();
+            let work: LocalBoxFuture<'static, Result<(), StopReason>> =
+                match (self.vtable.feed, source) {
+                    (Some(feed), Some(source)) => {
+                        Box::pin(self.clone().pump(source, feed.in_parent))
+                    }
+                    _ => {
+                        let method = self.vtable.go;
+                        let go = self
+                            .clone()
+                            .with_value(move |t, cx| Box::pin(std::future::ready(method(t, cx))))
+                            .await?;
+                        let Some(Go(fut)) = go else {
+                            return Ok(false);
+                        };
+                        Box::pin(async move { fut.await.map_err(TaskError::into_reason) })
+                    }
+                };
             let node = self.node.clone();
             let attempt = node.lock().attempt;
             let handle = actix_rt::spawn(async move {
-                let out = Guarded::new(node.clone(), async move { Ok(fut.await) }).await;
-                let out = match out {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(e.into_reason()),
-                    Err(panic) => Err(panic),
-                };
+                let out = Guarded::new(node.clone(), async move { Ok(work.await) })
+                    .await
+                    .and_then(|out| out);
                 if let Some(parent) = &node.parent {
                     parent
                         .ctl
@@ -511,6 +623,18 @@ impl<T: Task> ChildOps for Core<T> {
             });
             self.local.borrow_mut().go = Some(handle);
             Ok(true)
+        })
+    }
+
+    fn handle_pending(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
+        Box::pin(async move {
+            let (Some(feed), Some(event)) = (self.vtable.feed, self.pending.borrow_mut().take())
+            else {
+                return Ok(());
+            };
+            self.with_value(move |t, cx| (feed.handle)(t, event, cx))
+                .await?
+                .map_err(TaskError::into_reason)
         })
     }
 
@@ -609,6 +733,8 @@ pub(crate) enum Control {
     ChildStopped(TaskId),
     /// A child's `go` returned, in the given attempt.
     ChildGoEnded(TaskId, u32, Result<(), StopReason>),
+    /// A feeding child has an event for this mailbox; acknowledge once handled.
+    ChildEvent(TaskId, u32, oneshot::Sender<()>),
     /// A child asked to be restarted.
     ChildRestart(TaskId),
     /// A child's retry delay is over: start it again.

@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput, Fields};
 
-use crate::parse::Args;
+use crate::parse::{Args, Kind};
 
 /// One `#[task]` use, checked and ready to expand.
 pub(crate) struct Expansion {
@@ -67,6 +67,13 @@ impl Expansion {
                 }
             }
         });
+        // Feeding kinds add their feed to the lifecycle; the bound names the trait to implement.
+        let feed = match self.args.kind {
+            Kind::Tick => quote! { ::tasktree::__private::tick_feed::<Self>(base, true) },
+            Kind::AsyncTick => quote! { ::tasktree::__private::tick_feed::<Self>(base, false) },
+            Kind::Channel => quote! { ::tasktree::__private::channel_feed::<Self>(base) },
+            Kind::Task | Kind::Job | Kind::Work => quote! { base },
+        };
         Ok(quote! {
             #item
 
@@ -79,7 +86,8 @@ impl Expansion {
                 fn __vtable() -> ::tasktree::__private::Vtable<Self> {
                     #[allow(unused_imports)]
                     use ::tasktree::__private::{ViaDefault as _, ViaLifecycle as _};
-                    (&&::tasktree::__private::Probe::<Self>::new()).vtable()
+                    let base = (&&::tasktree::__private::Probe::<Self>::new()).vtable();
+                    #feed
                 }
             }
         })

@@ -6,6 +6,8 @@
 //! | `#[task]` | task | its `run`/`go` returns, it fails, or it is stopped |
 //! | `#[task(job)]` | job | stopped, or its last child has ended |
 //! | `#[task(work)]` | work | stopped |
+//! | `#[task(tick)]`, `#[task(async_tick)]` | tick (implement `Tick`) | stopped |
+//! | `#[task(channel)]` | channel (implement `Channel`) | its stream ends |
 //! | `#[task(key = field)]` (with any kind) | | the field's `to_string()` is the key among siblings |
 
 mod expand;

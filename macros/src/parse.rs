@@ -10,14 +10,22 @@ pub(crate) enum Kind {
     Task,
     Job,
     Work,
+    /// Ticks in the parent's mailbox.
+    Tick,
+    /// Ticks on its own.
+    AsyncTick,
+    Channel,
 }
 
 impl Kind {
+    /// The `tasktree::Kind` variant.
     pub(crate) fn variant(self) -> &'static str {
         match self {
             Kind::Task => "Task",
             Kind::Job => "Job",
             Kind::Work => "Work",
+            Kind::Tick | Kind::AsyncTick => "Tick",
+            Kind::Channel => "Channel",
         }
     }
 }
@@ -44,11 +52,14 @@ impl Parse for Arg {
             "job" => Kind::Job,
             "work" => Kind::Work,
             "task" => Kind::Task,
+            "tick" => Kind::Tick,
+            "async_tick" => Kind::AsyncTick,
+            "channel" => Kind::Channel,
             other => {
                 return Err(syn::Error::new(
                     name.span(),
                     format!(
-                        "unknown task option `{other}`: expected `job`, `work` or `key = field`"
+                        "unknown task option `{other}`: expected `job`, `work`, `tick`, `async_tick`, `channel` or `key = field`"
                     ),
                 ))
             }

@@ -9,6 +9,7 @@ use std::ops::Deref;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::{Addr, Message};
 use serde::Serialize;
@@ -18,6 +19,7 @@ use crate::node::{DescendantHook, Node};
 use crate::reason::{HandleError, StopReason};
 use crate::retry::Retry;
 use crate::state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
+use crate::strategy::{Intensity, RestartKind, Strategy};
 use crate::supervisor::{catch_in, current};
 use crate::task::{Adoption, CallMsg, Handles, Task, TaskActor, UserMsg};
 
@@ -151,6 +153,36 @@ impl TaskRef {
     /// How many retries the current run of failures has made (R3).
     pub fn retry_count(&self) -> u32 {
         self.node.lock().retry_count
+    }
+
+    /// How this job restarts its children when one fails (R4). Read at each failure, so a
+    /// strategy set while children run applies from their next failure on.
+    pub fn set_strategy(&self, strategy: Strategy) {
+        self.node.lock().supervision().strategy = strategy;
+    }
+
+    /// At most `intensity.max()` restarts of this job's children within its window; one more
+    /// and the job fails with [`StopReason::RestartIntensity`] (R4).
+    pub fn set_intensity(&self, intensity: Intensity) {
+        self.node.lock().supervision().intensity = Some(intensity);
+    }
+
+    /// Which endings restart this task (R4); the default is [`RestartKind::Transient`].
+    pub fn set_restart(&self, kind: RestartKind) {
+        self.node.lock().restart_kind = kind;
+    }
+
+    /// How long this task's `dispose` may take: past it, the dispose is abandoned (dropped
+    /// at its next `.await`), reported as the description `disposeTimeout` and a warning, and
+    /// the rest of the cleanup goes on (L15). Zero abandons any dispose that does not finish
+    /// at once.
+    pub fn set_dispose_deadline(&self, deadline: Duration) {
+        self.node.lock().dispose_deadline = Some(deadline);
+    }
+
+    /// The dispose deadline of this task's children that set none of their own.
+    pub fn set_child_dispose_deadline(&self, deadline: Duration) {
+        self.node.lock().supervision().child_dispose_deadline = Some(deadline);
     }
 
     /// Stops the task with `reason`. Idempotent: the first reason wins and later calls

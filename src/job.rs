@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `Adopt` | builds the child's actor, starts it, then runs `run` or spawns `go` |
 //! | `ChildStopped` | disposes the child: its children, `dispose`, resources, hooks |
-//! | `ChildGoEnded` | concludes the attempt as a returned `run` would |
+//! | `ChildEnded` | concludes the attempt as a returned `run` would (a `go` returned, a feed ended, a job failed) |
 //! | `ChildRestart` | disposes the child and starts it again (L14) |
 //! | `RetryChild` | starts the child again after its backoff delay (R2) |
 //! | `DisposeChildren` | disposes every child, last started first (L5) |
@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 use crate::node::Node;
 use crate::reason::StopReason;
 use crate::state::{Kind, TaskId, TaskState};
+use crate::strategy::{RestartKind, Strategy};
 use crate::task::{ChildOps, Control};
 
 /// The children a task's actor drives, by id.
@@ -59,6 +60,29 @@ impl Children {
             .collect();
         order.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
         order.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The failing child and the live siblings whose start order `pick` accepts, in start
+    /// order: who restarts under a one-for-all or rest-for-one strategy.
+    fn restart_group(
+        &self,
+        failing: &Arc<Node>,
+        pick: impl Fn(u64) -> bool,
+    ) -> Vec<Rc<dyn ChildOps>> {
+        let mut group: Vec<(u64, Rc<dyn ChildOps>)> = self
+            .links
+            .borrow()
+            .values()
+            .filter_map(|c| {
+                let node = c.node();
+                let seq = node.lock().start_seq;
+                let live = node.state().is_active() && !node.is_stopping();
+                let member = Arc::ptr_eq(node, failing) || (live && pick(seq));
+                member.then(|| (seq, c.clone()))
+            })
+            .collect();
+        group.sort_by_key(|(seq, _)| *seq);
+        group.into_iter().map(|(_, c)| c).collect()
     }
 
     fn contains(&self, id: TaskId) -> bool {
@@ -100,10 +124,11 @@ where
                 );
             }
         }
-        Control::ChildGoEnded(id, attempt, out) => {
+        Control::ChildEnded(id, attempt, out) => {
             if let Some(ops) = kids.get(id) {
-                let current =
-                    ops.node().state() == TaskState::Going && ops.node().lock().attempt == attempt;
+                let node = ops.node();
+                let current = matches!(node.state(), TaskState::Started | TaskState::Going)
+                    && node.lock().attempt == attempt;
                 if current {
                     wait(
                         ctx,
@@ -201,16 +226,7 @@ async fn drive(
             Next::Done => return,
             Next::Again => continue,
             Next::RetryAfter(delay) => {
-                let id = ops.node().id;
-                let ctl = parent.ctl.clone();
-                if delay.is_zero() {
-                    ctl.do_send(Control::RetryChild(id));
-                } else {
-                    actix_rt::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        ctl.do_send(Control::RetryChild(id));
-                    });
-                }
+                schedule(&parent, vec![ops.node().id], delay);
                 return;
             }
         }
@@ -286,7 +302,7 @@ enum Next {
     RetryAfter(Duration),
 }
 
-/// Decides what follows an attempt (R2, R3, L7, L14) and disposes as needed.
+/// Decides what follows an attempt (R2–R4, L7, L14) and disposes as needed.
 async fn conclude(
     parent: &Arc<Node>,
     kids: &Children,
@@ -304,40 +320,97 @@ async fn conclude(
         node.set_state(TaskState::Init);
         return Next::Again;
     }
-    let failure = match ended {
+    let kind = node.lock().restart_kind;
+    let (ending, restartable) = match ended {
         Ended::Interrupted => return Next::Done,
-        Ended::Returned(Ok(())) if node.kind.ends_with_its_work() => {
-            node.mark_stopping(StopReason::Complete);
-            finish(parent, kids, ops, StopReason::Complete).await;
-            return Next::Done;
+        Ended::Returned(Ok(())) if !node.kind.ends_with_its_work() => return Next::Done,
+        Ended::Returned(Ok(())) => (StopReason::Complete, kind == RestartKind::Permanent),
+        Ended::Returned(Err(reason)) | Ended::StartFailed(reason) => {
+            let restartable = match kind {
+                RestartKind::Temporary => false,
+                RestartKind::Transient => reason.is_retryable(),
+                RestartKind::Permanent => true,
+            };
+            (reason, restartable)
         }
-        Ended::Returned(Ok(())) => return Next::Done,
-        Ended::Returned(Err(reason)) | Ended::StartFailed(reason) => reason,
     };
-    match retry_delay(parent, node, failure) {
-        Ok((delay, failure)) => {
-            teardown(parent, ops, failure).await;
-            node.set_state(TaskState::Init);
-            Next::RetryAfter(delay)
-        }
+    let decision = if restartable && !parent.is_stopping() {
+        retry_delay(node, ending)
+    } else {
+        Err(ending)
+    };
+    let (delay, failure) = match decision {
+        Ok(next) => next,
         Err(reason) => {
             node.mark_stopping(reason.clone());
             let reason = node.reason().unwrap_or(reason);
             finish(parent, kids, ops, reason).await;
-            Next::Done
+            return Next::Done;
         }
+    };
+    let (admitted, strategy) = {
+        let mut inner = parent.lock();
+        let supervision = inner.supervision();
+        (supervision.admit_restart(), supervision.strategy)
+    };
+    if !admitted {
+        tracing::warn!(parent: &parent.span, child = node.id.get(), "restart intensity exceeded");
+        node.mark_stopping(failure.clone());
+        finish(parent, kids, ops, failure).await;
+        parent.fail(StopReason::RestartIntensity);
+        return Next::Done;
+    }
+    let group = match strategy {
+        Strategy::OneForOne => return recycle(parent, ops, failure, delay).await,
+        Strategy::OneForAll => kids.restart_group(node, |_| true),
+        Strategy::RestForOne => {
+            let from = node.lock().start_seq;
+            kids.restart_group(node, |seq| seq >= from)
+        }
+    };
+    // Last started first down, then up again in start order, all after the failing
+    // child's delay.
+    for member in group.iter().rev() {
+        teardown(parent, member, failure.clone()).await;
+        member.node().set_state(TaskState::Init);
+    }
+    let ids: Vec<TaskId> = group.iter().map(|m| m.node().id).collect();
+    schedule(parent, ids, delay);
+    Next::Done
+}
+
+/// Disposes the attempt of one child that will be started again after `delay`.
+async fn recycle(
+    parent: &Arc<Node>,
+    ops: &Rc<dyn ChildOps>,
+    failure: StopReason,
+    delay: Duration,
+) -> Next {
+    teardown(parent, ops, failure).await;
+    ops.node().set_state(TaskState::Init);
+    Next::RetryAfter(delay)
+}
+
+/// Starts the children `ids` again, in this order, after `delay`.
+fn schedule(parent: &Arc<Node>, ids: Vec<TaskId>, delay: Duration) {
+    let ctl = parent.ctl.clone();
+    let send = move || {
+        for id in ids {
+            ctl.do_send(Control::RetryChild(id));
+        }
+    };
+    if delay.is_zero() {
+        send();
+    } else {
+        actix_rt::spawn(async move {
+            tokio::time::sleep(delay).await;
+            send();
+        });
     }
 }
 
 /// The delay before the next retry, or the final reason when there is none (R1, R3).
-fn retry_delay(
-    parent: &Node,
-    node: &Node,
-    failure: StopReason,
-) -> Result<(Duration, StopReason), StopReason> {
-    if !failure.is_retryable() || parent.is_stopping() {
-        return Err(failure);
-    }
+fn retry_delay(node: &Node, failure: StopReason) -> Result<(Duration, StopReason), StopReason> {
     let mut inner = node.lock();
     let retry = inner.retry;
     if inner
@@ -348,14 +421,16 @@ fn retry_delay(
     }
     let n = inner.retry_count + 1;
     if !retry.allows(n) {
-        return Err(if inner.retry_count == 0 {
-            failure
-        } else {
-            StopReason::RetryExhausted {
-                retries: inner.retry_count,
-                last: Box::new(failure),
-            }
-        });
+        return Err(
+            if inner.retry_count == 0 || failure.is(crate::ReasonKind::Complete) {
+                failure
+            } else {
+                StopReason::RetryExhausted {
+                    retries: inner.retry_count,
+                    last: Box::new(failure),
+                }
+            },
+        );
     }
     inner.retry_count = n;
     inner.descriptions.insert(
@@ -380,10 +455,12 @@ async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, rea
         inner.forget(node);
         inner.children.is_empty() && inner.had_child
     };
+    // The task is disposed once its actor is gone too: nothing of it keeps running.
+    ops.terminate();
+    node.actor_gone().await;
     node.set_state(TaskState::Disposed);
     tracing::debug!(parent: &node.span, reason = %reason, "disposed");
     node.bubble(|inner| &inner.on_descendant_dispose);
-    ops.terminate();
     if now_empty && parent.kind == Kind::Job && parent.state().is_active() {
         parent.stop(StopReason::AutoStop(Box::new(reason)));
     }
@@ -406,7 +483,27 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
         was,
         TaskState::Started | TaskState::Running | TaskState::Going
     ) {
-        if let Err(panic) = holding(parent, &node, ops.clone().dispose()).await {
+        let deadline = node.lock().dispose_deadline.or_else(|| {
+            let mut inner = parent.lock();
+            inner
+                .supervision
+                .as_mut()
+                .and_then(|s| s.child_dispose_deadline)
+        });
+        let dispose = holding(parent, &node, ops.clone().dispose());
+        let disposed = match deadline {
+            None => dispose.await,
+            Some(deadline) => match tokio::time::timeout(deadline, dispose).await {
+                Ok(disposed) => disposed,
+                Err(_) => {
+                    parent.lock().blocked_on = None;
+                    tracing::warn!(parent: &node.span, deadline_ms = deadline.as_millis() as u64, "dispose abandoned at its deadline");
+                    node.describe_failure("disposeTimeout", &StopReason::Timeout);
+                    Ok(())
+                }
+            },
+        };
+        if let Err(panic) = disposed {
             tracing::warn!(parent: &node.span, reason = %panic, "dispose failed");
             node.describe_failure("disposeError", &panic);
         }

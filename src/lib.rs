@@ -105,6 +105,7 @@ mod retry;
 mod root;
 mod snapshot;
 mod state;
+mod strategy;
 mod supervisor;
 mod task;
 
@@ -115,6 +116,7 @@ pub use retry::Retry;
 pub use root::{Root, ShutdownTimeout};
 pub use snapshot::TaskInfo;
 pub use state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
+pub use strategy::{Intensity, RestartKind, Strategy, SupervisionError};
 pub use task::{Go, Handles, Lifecycle, LocalBoxFuture, Task};
 pub use tasktree_macros::task;
 
@@ -134,7 +136,7 @@ pub mod __private {
 pub mod prelude {
     pub use crate::kinds::{Channel, Collection, Tick};
     pub use crate::{
-        task, Go, HandleError, Handles, Kind, Lifecycle, ReasonKind, Retry, Root, StopReason, Task,
-        TaskCx, TaskError, TaskHandle, TaskRef, TaskState,
+        task, Go, HandleError, Handles, Intensity, Kind, Lifecycle, ReasonKind, RestartKind, Retry,
+        Root, StopReason, Strategy, Task, TaskCx, TaskError, TaskHandle, TaskRef, TaskState,
     };
 }

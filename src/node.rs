@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::any::Any;
 
@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use crate::reason::StopReason;
 use crate::retry::Retry;
 use crate::state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
+use crate::strategy::{RestartKind, Supervision};
 use crate::task::{Control, Task, TaskActor};
 
 /// A hook that sees a descendant (L13).
@@ -44,6 +45,8 @@ pub(crate) struct Node {
     restart: AtomicBool,
     /// The user's value is lent to a lifecycle method or message handler right now.
     pub(crate) lent: AtomicBool,
+    /// The task's actor has ended (its future completed).
+    actor_ended: AtomicBool,
     /// Woken at every change a waiter may care about: started, stop asked, disposed.
     changed: Notify,
     inner: Mutex<Inner>,
@@ -77,9 +80,20 @@ pub(crate) struct Inner {
     pub(crate) on_descendant_start: Vec<DescendantHook>,
     pub(crate) on_descendant_dispose: Vec<DescendantHook>,
     pub(crate) last_failure: Option<StopReason>,
+    /// The job's supervision settings, when it has any (R4).
+    pub(crate) supervision: Option<Box<Supervision>>,
+    /// Which endings restart this task.
+    pub(crate) restart_kind: RestartKind,
+    /// How long this task's `dispose` may take before it is abandoned (L15).
+    pub(crate) dispose_deadline: Option<Duration>,
 }
 
 impl Inner {
+    /// The supervision settings, created on first use.
+    pub(crate) fn supervision(&mut self) -> &mut Supervision {
+        self.supervision.get_or_insert_with(Box::default)
+    }
+
     /// Removes `child` from this registry (and its key, if the key is still its own).
     pub(crate) fn forget(&mut self, child: &Node) {
         self.children.remove(&child.id);
@@ -122,6 +136,7 @@ impl Node {
             reason: OnceLock::new(),
             restart: AtomicBool::new(false),
             lent: AtomicBool::new(false),
+            actor_ended: AtomicBool::new(false),
             changed: Notify::new(),
             inner: Mutex::new(Inner {
                 timings: Some(Timings::new()),
@@ -182,6 +197,35 @@ impl Node {
         }
         self.changed.notify_waiters();
         true
+    }
+
+    /// Records that the task's actor has ended, for whoever waits on it.
+    pub(crate) fn end_actor(&self) {
+        self.actor_ended.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// Resolves once the task's actor has ended.
+    pub(crate) async fn actor_gone(&self) {
+        self.wait_until(|n| n.actor_ended.load(Ordering::Acquire).then_some(()))
+            .await
+    }
+
+    /// Fails the current attempt of a task that has no `run` or `go` of its own to fail
+    /// with (a job giving up on its children): its parent concludes it like a failed `run`,
+    /// so the parent's policy applies. The root just stops.
+    pub(crate) fn fail(self: &Arc<Self>, reason: StopReason) {
+        match &self.parent {
+            Some(parent) => {
+                let attempt = self.lock().attempt;
+                parent
+                    .ctl
+                    .do_send(Control::ChildEnded(self.id, attempt, Err(reason)));
+            }
+            None => {
+                self.stop(reason);
+            }
+        }
     }
 
     /// Path of ancestors, `root/Conn:2/Puller:3` (L11).

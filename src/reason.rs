@@ -143,12 +143,17 @@ impl StopReason {
         Self::Failed(Arc::new(err))
     }
 
-    /// Whether a task that ended this way may be retried (R3): not after it completed,
-    /// nor when a person, the program or the framework asked it to stop.
+    /// Whether a task that ended this way may be retried (R3): after a failure (including a
+    /// job that gave up on its children, R4), not after it completed, nor when a person, the
+    /// program or the framework asked it to stop.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Failed(_) | Self::Panic { .. } | Self::Timeout | Self::Canceled
+            Self::Failed(_)
+                | Self::Panic { .. }
+                | Self::Timeout
+                | Self::Canceled
+                | Self::RestartIntensity
         ) && !self.is_not_implemented()
     }
 

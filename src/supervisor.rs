@@ -175,10 +175,15 @@ impl<F: Future<Output = ()> + Unpin> Future for Supervise<F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         match catch(|| Pin::new(&mut this.fut).poll(cx)) {
-            Ok(poll) => poll,
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => {
+                this.node.end_actor();
+                Poll::Ready(())
+            }
             Err(panic) => {
                 tracing::error!(parent: &this.node.span, reason = %panic, "task actor panicked");
                 this.node.abandon(panic);
+                this.node.end_actor();
                 Poll::Ready(())
             }
         }

@@ -449,29 +449,24 @@ impl<T: Task> Core<T> {
     }
 
     /// Runs one async piece of user code with the value, in turn, guarded against panics.
+    /// If the returned future is dropped midway (a dispose abandoned at its deadline), the
+    /// turn still passes on.
+    // Holding the borrow across `.await` is the lending itself: the turn taken first
+    // guarantees no other borrow is attempted until it is released.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub(crate) async fn with_value<R: 'static>(
         self: Rc<Self>,
         f: impl for<'a> FnOnce(&'a mut T, &'a mut TaskCx<T>) -> LocalBoxFuture<'a, R> + 'static,
     ) -> Result<R, StopReason> {
         self.acquire().await?;
-        self.node
-            .lent
-            .store(true, std::sync::atomic::Ordering::Release);
+        let _turn = Turn::take(&self);
         let core = self.clone();
-        // Holding the borrow across `.await` is the lending itself: the turn taken above
-        // guarantees no other borrow is attempted until `release`.
-        #[allow(clippy::await_holding_refcell_ref)]
-        let out = Guarded::new(self.node.clone(), async move {
+        Guarded::new(self.node.clone(), async move {
             let mut cx = core.cx();
             let mut value = core.value.borrow_mut();
             Ok(f(&mut value, &mut cx).await)
         })
-        .await;
-        self.node
-            .lent
-            .store(false, std::sync::atomic::Ordering::Release);
-        self.release();
-        out
+        .await
     }
 
     fn lifecycle(
@@ -529,6 +524,29 @@ impl<T: Task> Core<T> {
     /// Fails every queued call and turn: the task is gone.
     fn close(&self) {
         self.queue.borrow_mut().clear();
+    }
+}
+
+/// A turn with the value: marks it lent, and passes it on when dropped, however the
+/// holder ends.
+struct Turn<'a, T: Task>(&'a Core<T>);
+
+impl<'a, T: Task> Turn<'a, T> {
+    fn take(core: &'a Core<T>) -> Self {
+        core.node
+            .lent
+            .store(true, std::sync::atomic::Ordering::Release);
+        Self(core)
+    }
+}
+
+impl<T: Task> Drop for Turn<'_, T> {
+    fn drop(&mut self) {
+        self.0
+            .node
+            .lent
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.0.release();
     }
 }
 
@@ -618,7 +636,7 @@ impl<T: Task> ChildOps for Core<T> {
                 if let Some(parent) = &node.parent {
                     parent
                         .ctl
-                        .do_send(Control::ChildGoEnded(node.id, attempt, out));
+                        .do_send(Control::ChildEnded(node.id, attempt, out));
                 }
             });
             self.local.borrow_mut().go = Some(handle);
@@ -731,8 +749,8 @@ pub(crate) enum Control {
     Adopt(Adoption),
     /// A child was stopped: dispose it.
     ChildStopped(TaskId),
-    /// A child's `go` returned, in the given attempt.
-    ChildGoEnded(TaskId, u32, Result<(), StopReason>),
+    /// A child's `go` (or its feed) returned, or the child failed, in the given attempt.
+    ChildEnded(TaskId, u32, Result<(), StopReason>),
     /// A feeding child has an event for this mailbox; acknowledge once handled.
     ChildEvent(TaskId, u32, oneshot::Sender<()>),
     /// A child asked to be restarted.

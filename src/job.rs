@@ -244,6 +244,9 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
         let mut inner = node.lock();
         inner.attempt += 1;
         inner.up_since = None;
+        if let Some(supervision) = inner.supervision.as_mut() {
+            supervision.reset();
+        }
         if let Some(t) = inner.timings.as_mut() {
             t.started_at = Some(std::time::SystemTime::now());
         }
@@ -335,11 +338,11 @@ async fn conclude(
         }
     };
     let decision = if restartable && !parent.is_stopping() {
-        retry_delay(node, ending)
+        plan_retry(node, ending)
     } else {
         Err(ending)
     };
-    let (delay, failure) = match decision {
+    let (n, delay, failure) = match decision {
         Ok(next) => next,
         Err(reason) => {
             node.mark_stopping(reason.clone());
@@ -355,11 +358,13 @@ async fn conclude(
     };
     if !admitted {
         tracing::warn!(parent: &parent.span, child = node.id.get(), "restart intensity exceeded");
+        parent.lock().supervision().gave_up = true;
         node.mark_stopping(failure.clone());
         finish(parent, kids, ops, failure).await;
         parent.fail(StopReason::RestartIntensity);
         return Next::Done;
     }
+    commit_retry(node, n, delay, &failure);
     let group = match strategy {
         Strategy::OneForOne => return recycle(parent, ops, failure, delay).await,
         Strategy::OneForAll => kids.restart_group(node, |_| true),
@@ -409,8 +414,8 @@ fn schedule(parent: &Arc<Node>, ids: Vec<TaskId>, delay: Duration) {
     }
 }
 
-/// The delay before the next retry, or the final reason when there is none (R1, R3).
-fn retry_delay(node: &Node, failure: StopReason) -> Result<(Duration, StopReason), StopReason> {
+/// The number and delay of the next retry, or the final reason when there is none (R1, R3).
+fn plan_retry(node: &Node, failure: StopReason) -> Result<(u32, Duration, StopReason), StopReason> {
     let mut inner = node.lock();
     let retry = inner.retry;
     if inner
@@ -420,27 +425,31 @@ fn retry_delay(node: &Node, failure: StopReason) -> Result<(Duration, StopReason
         inner.retry_count = 0;
     }
     let n = inner.retry_count + 1;
-    if !retry.allows(n) {
-        return Err(
-            if inner.retry_count == 0 || failure.is(crate::ReasonKind::Complete) {
-                failure
-            } else {
-                StopReason::RetryExhausted {
-                    retries: inner.retry_count,
-                    last: Box::new(failure),
-                }
-            },
-        );
+    if retry.allows(n) {
+        return Ok((n, retry.delay(n), failure));
     }
+    Err(
+        if inner.retry_count == 0 || failure.is(crate::ReasonKind::Complete) {
+            failure
+        } else {
+            StopReason::RetryExhausted {
+                retries: inner.retry_count,
+                last: Box::new(failure),
+            }
+        },
+    )
+}
+
+/// Records retry number `n`, visible as the description `retry` (R3).
+fn commit_retry(node: &Node, n: u32, delay: Duration, failure: &StopReason) {
+    let mut inner = node.lock();
     inner.retry_count = n;
-    inner.descriptions.insert(
-        "retry".to_owned(),
-        serde_json::Value::String(retry.describe(n)),
-    );
-    let delay = retry.delay(n);
-    tracing::info!(parent: &node.span, attempt = n, delay_ms = delay.as_millis() as u64, reason = %failure, "retry");
+    let shown = inner.retry.describe(n);
+    inner
+        .descriptions
+        .insert("retry".to_owned(), serde_json::Value::String(shown));
     inner.last_failure = Some(failure.clone());
-    Ok((delay, failure))
+    tracing::info!(parent: &node.span, attempt = n, delay_ms = delay.as_millis() as u64, reason = %failure, "retry");
 }
 
 /// Disposes a child for good and forgets it; then a job whose last child this was stops
@@ -453,7 +462,8 @@ async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, rea
     let now_empty = {
         let mut inner = parent.lock();
         inner.forget(node);
-        inner.children.is_empty() && inner.had_child
+        let gave_up = inner.supervision.as_ref().is_some_and(|s| s.gave_up);
+        inner.children.is_empty() && inner.had_child && !gave_up
     };
     // The task is disposed once its actor is gone too: nothing of it keeps running.
     ops.terminate();
@@ -492,17 +502,15 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
         });
         let dispose = holding(parent, &node, ops.clone().dispose());
         let disposed = match deadline {
-            None => dispose.await,
-            Some(deadline) => match tokio::time::timeout(deadline, dispose).await {
-                Ok(disposed) => disposed,
-                Err(_) => {
-                    parent.lock().blocked_on = None;
-                    tracing::warn!(parent: &node.span, deadline_ms = deadline.as_millis() as u64, "dispose abandoned at its deadline");
-                    node.describe_failure("disposeTimeout", &StopReason::Timeout);
-                    Ok(())
-                }
-            },
+            None => Some(dispose.await),
+            Some(deadline) => within(deadline, dispose).await,
         };
+        let disposed = disposed.unwrap_or_else(|| {
+            parent.lock().blocked_on = None;
+            tracing::warn!(parent: &node.span, deadline_ms = deadline.unwrap_or_default().as_millis() as u64, "dispose abandoned at its deadline");
+            node.describe_failure("disposeTimeout", &StopReason::Timeout);
+            Ok(())
+        });
         if let Err(panic) = disposed {
             tracing::warn!(parent: &node.span, reason = %panic, "dispose failed");
             node.describe_failure("disposeError", &panic);
@@ -527,6 +535,21 @@ async fn dispose_all(parent: &Arc<Node>, kids: &Children, reason: StopReason) {
             }
         }
     }
+}
+
+/// `fut`'s output if it finishes within `deadline`; a zero deadline polls it just once.
+async fn within<F: std::future::Future>(deadline: Duration, fut: F) -> Option<F::Output> {
+    if deadline.is_zero() {
+        let mut fut = std::pin::pin!(fut);
+        return std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match fut.as_mut().poll(cx) {
+                std::task::Poll::Ready(out) => Some(out),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await;
+    }
+    tokio::time::timeout(deadline, fut).await.ok()
 }
 
 /// Runs one lifecycle step of `child`, recording that it holds `parent`'s mailbox.

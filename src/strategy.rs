@@ -91,9 +91,18 @@ pub(crate) struct Supervision {
     pub(crate) restarts: std::collections::VecDeque<tokio::time::Instant>,
     /// The dispose deadline of children that have none of their own.
     pub(crate) child_dispose_deadline: Option<Duration>,
+    /// The job exceeded its intensity and is failing: its last children ending is not an
+    /// `AutoStop`.
+    pub(crate) gave_up: bool,
 }
 
 impl Supervision {
+    /// A new attempt of the job starts with a clean record.
+    pub(crate) fn reset(&mut self) {
+        self.restarts.clear();
+        self.gave_up = false;
+    }
+
     /// Counts a restart now; `false` when it exceeds the intensity.
     pub(crate) fn admit_restart(&mut self) -> bool {
         let Some(intensity) = self.intensity else {

@@ -197,7 +197,7 @@ where
                     parent.set_state(TaskState::Disposing);
                     dispose_all(&parent, &kids, reason).await;
                     parent.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
-                    parent.set_state(TaskState::Disposed);
+                    // Disposed once the actor has ended too (see `Node::end_actor`).
                     parent.ctl.do_send(Control::Terminate);
                 }),
             );

@@ -199,9 +199,14 @@ impl Node {
         true
     }
 
-    /// Records that the task's actor has ended, for whoever waits on it.
+    /// Records that the task's actor has ended, for whoever waits on it. A task with no
+    /// parent (the root) has no one to finish it, so its end is its disposal.
     pub(crate) fn end_actor(&self) {
         self.actor_ended.store(true, Ordering::Release);
+        if self.parent.is_none() {
+            self.state
+                .store(TaskState::Disposed as u8, Ordering::Release);
+        }
         self.changed.notify_waiters();
     }
 

@@ -97,10 +97,7 @@ impl Root {
             children: Default::default(),
         };
         let fut = Context::with_receiver(rx).into_future(actor);
-        actix_rt::spawn(Supervise {
-            node: node.clone(),
-            fut,
-        });
+        actix_rt::spawn(Supervise::new(node.clone(), fut));
         node.lock().ever_started = true;
         node.set_state(TaskState::Started);
         Self {

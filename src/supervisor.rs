@@ -15,6 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::task::{Context, Poll};
 
@@ -163,10 +164,32 @@ where
     }
 }
 
+/// Task actors alive in this process.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many task actors are alive in this process right now: a leak check. After a root's
+/// `shutdown` resolves, every actor of its tree has ended.
+pub fn live_tasks() -> usize {
+    LIVE.load(Ordering::Acquire)
+}
+
 /// The future that runs one task's actix context (see the module docs).
 pub(crate) struct Supervise<F> {
-    pub(crate) node: Arc<Node>,
-    pub(crate) fut: F,
+    node: Arc<Node>,
+    fut: F,
+}
+
+impl<F> Supervise<F> {
+    pub(crate) fn new(node: Arc<Node>, fut: F) -> Self {
+        LIVE.fetch_add(1, Ordering::AcqRel);
+        Self { node, fut }
+    }
+}
+
+impl<F> Drop for Supervise<F> {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl<F: Future<Output = ()> + Unpin> Future for Supervise<F> {

@@ -716,7 +716,7 @@ impl Adoption {
                 children: Rc::default(),
             };
             let fut = Context::with_receiver(rx).into_future(actor);
-            actix_rt::spawn(Supervise { node: child, fut });
+            actix_rt::spawn(Supervise::new(child, fut));
             core
         };
         Self {

@@ -16,7 +16,6 @@
 //! Each event costs O(1) in the number of siblings; only disposing all children sorts them.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,14 +25,14 @@ use tokio::sync::oneshot;
 
 use crate::node::Node;
 use crate::reason::StopReason;
-use crate::state::{Kind, TaskId, TaskState};
+use crate::state::{IdMap, Kind, TaskId, TaskState};
 use crate::strategy::{RestartKind, Strategy};
 use crate::task::{ChildOps, Control};
 
 /// The children a task's actor drives, by id.
 #[derive(Default)]
 pub(crate) struct Children {
-    links: RefCell<HashMap<TaskId, Rc<dyn ChildOps>>>,
+    links: RefCell<IdMap<Rc<dyn ChildOps>>>,
 }
 
 impl Children {

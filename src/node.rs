@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::reason::StopReason;
 use crate::retry::Retry;
-use crate::state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
+use crate::state::{Descriptions, IdMap, Kind, Step, TaskId, TaskState, Timings};
 use crate::strategy::{RestartKind, Supervision};
 use crate::task::{Control, Task, TaskActor};
 
@@ -68,7 +68,7 @@ pub(crate) struct Inner {
     pub(crate) attempt: u32,
     /// Order of the last successful start among siblings, for reverse-order disposal.
     pub(crate) start_seq: u64,
-    pub(crate) children: HashMap<TaskId, Arc<Node>>,
+    pub(crate) children: IdMap<Arc<Node>>,
     pub(crate) keys: HashMap<String, TaskId>,
     pub(crate) had_child: bool,
     pub(crate) next_seq: u64,

@@ -176,34 +176,51 @@ impl StopReason {
 /// assert!(parse("x").unwrap_err().reason().is(ReasonKind::Failed));
 /// assert!(TaskError::msg("no route").reason().to_string().contains("no route"));
 /// ```
-pub struct TaskError(StopReason);
+pub struct TaskError(Repr);
+
+enum Repr {
+    Reason(StopReason),
+    /// The default of a lifecycle method the user did not write: allocation-free, because
+    /// the framework meets it for every task without a `run`.
+    NotImplemented,
+}
 
 impl TaskError {
     /// An error from a message.
     pub fn msg(message: impl fmt::Display) -> Self {
-        Self(StopReason::failed(Message(message.to_string())))
+        Self(Repr::Reason(StopReason::failed(Message(
+            message.to_string(),
+        ))))
     }
 
     /// The stop reason this error becomes.
     pub fn reason(&self) -> &StopReason {
-        &self.0
+        static NOT_IMPLEMENTED: std::sync::LazyLock<StopReason> =
+            std::sync::LazyLock::new(|| StopReason::failed(NotImplemented));
+        match &self.0 {
+            Repr::Reason(reason) => reason,
+            Repr::NotImplemented => &NOT_IMPLEMENTED,
+        }
     }
 
     /// Consumes the error into its stop reason.
     pub fn into_reason(self) -> StopReason {
-        self.0
+        match self.0 {
+            Repr::Reason(reason) => reason,
+            Repr::NotImplemented => StopReason::failed(NotImplemented),
+        }
     }
 
     /// The default of a lifecycle method the user did not write. Not public API.
     #[doc(hidden)]
     pub fn not_implemented() -> Self {
-        Self(StopReason::failed(NotImplemented))
+        Self(Repr::NotImplemented)
     }
 
     /// Whether this is [`TaskError::not_implemented`]. Not public API.
     #[doc(hidden)]
     pub fn is_not_implemented(&self) -> bool {
-        self.0.is_not_implemented()
+        matches!(self.0, Repr::NotImplemented)
     }
 }
 
@@ -214,11 +231,11 @@ impl<E: StdError + Send + Sync + 'static> From<E> for TaskError {
             (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<StopReason>>()
         {
             if let Some(reason) = reason.take() {
-                return Self(reason);
+                return Self(Repr::Reason(reason));
             }
         }
         match slot {
-            Some(err) => Self(StopReason::failed(err)),
+            Some(err) => Self(Repr::Reason(StopReason::failed(err))),
             None => unreachable!("the slot is only emptied when it held a StopReason"),
         }
     }
@@ -226,19 +243,19 @@ impl<E: StdError + Send + Sync + 'static> From<E> for TaskError {
 
 impl From<TaskError> for StopReason {
     fn from(err: TaskError) -> Self {
-        err.0
+        err.into_reason()
     }
 }
 
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(self.reason(), f)
     }
 }
 
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(self.reason(), f)
     }
 }
 

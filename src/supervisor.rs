@@ -120,18 +120,22 @@ pub(crate) fn catch_in<R>(
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(to_reason)
 }
 
-/// A future of user code: each poll runs inside the task's span, as the current task, and a
-/// panic ends the future with [`StopReason::Panic`].
-pub(crate) struct Guarded<F> {
-    node: Arc<Node>,
-    fut: Option<Pin<Box<F>>>,
+pin_project_lite::pin_project! {
+    /// A future of user code: each poll runs inside the task's span, as the current task,
+    /// and a panic ends the future with [`StopReason::Panic`].
+    pub(crate) struct Guarded<F> {
+        node: Arc<Node>,
+        // `None` once finished or poisoned by a panic: never polled again.
+        #[pin]
+        fut: Option<F>,
+    }
 }
 
 impl<F> Guarded<F> {
     pub(crate) fn new(node: Arc<Node>, fut: F) -> Self {
         Self {
             node,
-            fut: Some(Box::pin(fut)),
+            fut: Some(fut),
         }
     }
 }
@@ -142,22 +146,22 @@ where
 {
     type Output = Result<T, StopReason>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let Some(fut) = this.fut.as_mut() else {
-            return Poll::Ready(Err(StopReason::Canceled));
-        };
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
         let _enter = this.node.span.enter();
-        match catch_in(Some(&this.node), || fut.as_mut().poll(cx)) {
+        let polled = catch_in(Some(this.node), || match this.fut.as_mut().as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            None => Poll::Ready(Err(StopReason::Canceled)),
+        });
+        match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(out)) => {
-                this.fut = None;
+                this.fut.set(None);
                 Poll::Ready(out)
             }
             Err(panic) => {
                 // The future is poisoned; dropping it may run user Drop code, guard that too.
-                let fut = this.fut.take();
-                let _ = catch(move || drop(fut));
+                let _ = catch(|| this.fut.set(None));
                 Poll::Ready(Err(panic))
             }
         }

@@ -165,11 +165,14 @@ type EventMethod<T> =
 
 /// The lifecycle methods of one task type, as function pointers. Not public API.
 #[doc(hidden)]
+///
+/// A type without a `Lifecycle` impl has no methods at all, and the framework skips them
+/// instead of calling defaults.
 pub struct Vtable<T: Task> {
-    start: Method<T, Result<(), TaskError>>,
-    run: Method<T, Result<(), TaskError>>,
-    go: fn(&mut T, &mut TaskCx<T>) -> Option<Go>,
-    dispose: Method<T, ()>,
+    start: Option<Method<T, Result<(), TaskError>>>,
+    run: Option<Method<T, Result<(), TaskError>>>,
+    go: Option<fn(&mut T, &mut TaskCx<T>) -> Option<Go>>,
+    dispose: Option<Method<T, ()>>,
     feed: Option<Feed<T>>,
 }
 
@@ -229,31 +232,13 @@ fn lc_dispose<'a, T: Lifecycle>(t: &'a mut T, cx: &'a mut TaskCx<T>) -> LocalBox
     Box::pin(t.dispose(cx))
 }
 
-fn no_start<'a, T: Task>(
-    _: &'a mut T,
-    _: &'a mut TaskCx<T>,
-) -> LocalBoxFuture<'a, Result<(), TaskError>> {
-    Box::pin(std::future::ready(Ok(())))
-}
-
-fn no_run<'a, T: Task>(
-    _: &'a mut T,
-    _: &'a mut TaskCx<T>,
-) -> LocalBoxFuture<'a, Result<(), TaskError>> {
-    Box::pin(std::future::ready(Err(TaskError::not_implemented())))
-}
-
-fn no_dispose<'a, T: Task>(_: &'a mut T, _: &'a mut TaskCx<T>) -> LocalBoxFuture<'a, ()> {
-    Box::pin(std::future::ready(()))
-}
-
 impl<T: Lifecycle> Vtable<T> {
     fn of_lifecycle() -> Self {
         Self {
-            start: lc_start::<T>,
-            run: lc_run::<T>,
-            go: T::go,
-            dispose: lc_dispose::<T>,
+            start: Some(lc_start::<T>),
+            run: Some(lc_run::<T>),
+            go: Some(T::go),
+            dispose: Some(lc_dispose::<T>),
             feed: None,
         }
     }
@@ -263,10 +248,10 @@ impl<T: Task> Vtable<T> {
     /// Every method the default: a task with no lifecycle of its own.
     pub(crate) fn empty() -> Self {
         Self {
-            start: no_start::<T>,
-            run: no_run::<T>,
-            go: |_, _| None,
-            dispose: no_dispose::<T>,
+            start: None,
+            run: None,
+            go: None,
+            dispose: None,
             feed: None,
         }
     }
@@ -578,9 +563,10 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
-        let method = self.vtable.start;
         Box::pin(async move {
-            self.clone().lifecycle(method).await?;
+            if let Some(method) = self.vtable.start {
+                self.clone().lifecycle(method).await?;
+            }
             // A feeding task's source is part of its start: a source that cannot be made
             // (a zero tick interval) fails the start.
             if let Some(feed) = self.vtable.feed {
@@ -596,8 +582,8 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn run(self: Rc<Self>) -> LocalBoxFuture<'static, Option<Result<(), StopReason>>> {
-        let method = self.vtable.run;
         Box::pin(async move {
+            let method = self.vtable.run?;
             match self.with_value(method).await {
                 Ok(Err(e)) if e.is_not_implemented() => None,
                 Ok(Ok(())) => Some(Ok(())),
@@ -616,7 +602,9 @@ impl<T: Task> ChildOps for Core<T> {
                         Box::pin(self.clone().pump(source, feed.in_parent))
                     }
                     _ => {
-                        let method = self.vtable.go;
+                        let Some(method) = self.vtable.go else {
+                            return Ok(false);
+                        };
                         let go = self
                             .clone()
                             .with_value(move |t, cx| Box::pin(std::future::ready(method(t, cx))))
@@ -657,8 +645,12 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn dispose(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
-        let method = self.vtable.dispose;
-        Box::pin(self.with_value(method))
+        Box::pin(async move {
+            match self.vtable.dispose {
+                Some(method) => self.with_value(method).await,
+                None => Ok(()),
+            }
+        })
     }
 
     fn started(&self) {

@@ -160,6 +160,8 @@ pub trait Handles<M: Message>: Task {
 
 type Method<T, R> = for<'a> fn(&'a mut T, &'a mut TaskCx<T>) -> LocalBoxFuture<'a, R>;
 
+type GoMethod<T> = fn(&mut T, &mut TaskCx<T>) -> Option<Go>;
+
 type EventMethod<T> =
     for<'a> fn(&'a mut T, Event, &'a mut TaskCx<T>) -> LocalBoxFuture<'a, Result<(), TaskError>>;
 
@@ -171,7 +173,7 @@ type EventMethod<T> =
 pub struct Vtable<T: Task> {
     start: Option<Method<T, Result<(), TaskError>>>,
     run: Option<Method<T, Result<(), TaskError>>>,
-    go: Option<fn(&mut T, &mut TaskCx<T>) -> Option<Go>>,
+    go: Option<GoMethod<T>>,
     dispose: Option<Method<T, ()>>,
     feed: Option<Feed<T>>,
 }

@@ -155,6 +155,12 @@ impl TaskRef {
         self.node.lock().retry_count
     }
 
+    /// Forgets past failures: the next failure counts as the first (GoTask's
+    /// `ResetRetryCount`). The count also resets by itself after a stable period up.
+    pub fn reset_retry_count(&self) {
+        self.node.lock().retry_count = 0;
+    }
+
     /// How this job restarts its children when one fails (R4). Read at each failure, so a
     /// strategy set while children run applies from their next failure on.
     pub fn set_strategy(&self, strategy: Strategy) {

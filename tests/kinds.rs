@@ -330,3 +330,37 @@ async fn collection_refuses_a_duplicate_key_and_finds_nothing_once_disposed() {
     assert!(streams.is_empty());
     assert!(streams.find(|_| true).is_none());
 }
+
+/// Keyed by a method rather than a field.
+#[task(key = address())]
+struct Peer {
+    host: &'static str,
+    port: u16,
+}
+
+impl Peer {
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+#[actix_rt::test]
+async fn collection_key_from_a_method() {
+    let root = Root::new();
+    let peers = root.add(Hub).collection::<Peer>();
+    peers
+        .add(Peer {
+            host: "10.0.0.1",
+            port: 1935,
+        })
+        .wait_started()
+        .await
+        .unwrap();
+    assert!(peers.contains("10.0.0.1:1935"));
+    let dup = peers.add(Peer {
+        host: "10.0.0.1",
+        port: 1935,
+    });
+    assert!(matches!(dup.stop_reason(), Some(StopReason::Exists(k)) if k == "10.0.0.1:1935"));
+    root.shutdown().await;
+}

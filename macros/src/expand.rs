@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput, Fields};
 
-use crate::parse::{Args, Kind};
+use crate::parse::{Args, Key, Kind};
 
 /// One `#[task]` use, checked and ready to expand.
 pub(crate) struct Expansion {
@@ -29,7 +29,7 @@ impl Expansion {
                     "#[task] goes on a struct or an enum, not a union",
                 ))
             }
-            (Data::Struct(s), Some(key)) => {
+            (Data::Struct(s), Some(Key::Field(key))) => {
                 let found = match &s.fields {
                     Fields::Named(named) => {
                         named.named.iter().any(|f| f.ident.as_ref() == Some(key))
@@ -43,12 +43,10 @@ impl Expansion {
                     ));
                 }
             }
-            (Data::Enum(_), Some(key)) => {
-                return Err(syn::Error::new(
-                    key.span(),
-                    "`key = field` needs a struct with named fields",
-                ))
-            }
+            (Data::Enum(_), Some(Key::Field(key))) => return Err(syn::Error::new(
+                key.span(),
+                "`key = field` needs a struct with named fields; an enum can use `key = method()`",
+            )),
             _ => {}
         }
         Ok(Self { args, item })
@@ -60,10 +58,14 @@ impl Expansion {
         let name = &item.ident;
         let owner = name.to_string();
         let kind = syn::Ident::new(self.args.kind.variant(), proc_macro2::Span::call_site());
-        let key = self.args.key.as_ref().map(|field| {
+        let key = self.args.key.as_ref().map(|key| {
+            let value = match key {
+                Key::Field(field) => quote! { &self.#field },
+                Key::Method(method) => quote! { &self.#method() },
+            };
             quote! {
                 fn key(&self) -> ::core::option::Option<::std::string::String> {
-                    ::core::option::Option::Some(::std::string::ToString::to_string(&self.#field))
+                    ::core::option::Option::Some(::std::string::ToString::to_string(#value))
                 }
             }
         });

@@ -9,6 +9,7 @@
 //! | `#[task(tick)]`, `#[task(async_tick)]` | tick (implement `Tick`) | stopped |
 //! | `#[task(channel)]` | channel (implement `Channel`) | its stream ends |
 //! | `#[task(key = field)]` (with any kind) | | the field's `to_string()` is the key among siblings |
+//! | `#[task(key = method())]` (with any kind) | | the method's result's `to_string()` is the key |
 
 mod expand;
 mod parse;

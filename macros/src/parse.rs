@@ -30,15 +30,31 @@ impl Kind {
     }
 }
 
-/// `#[task]`, `#[task(job)]`, `#[task(work, key = name)]`.
+/// `#[task]`, `#[task(job)]`, `#[task(work, key = name)]`, `#[task(key = name())]`.
 pub(crate) struct Args {
     pub(crate) kind: Kind,
-    pub(crate) key: Option<Ident>,
+    pub(crate) key: Option<Key>,
+}
+
+/// Where a task's key comes from.
+pub(crate) enum Key {
+    /// A named field.
+    Field(Ident),
+    /// A method `fn name(&self) -> impl Display`.
+    Method(Ident),
+}
+
+impl Key {
+    pub(crate) fn ident(&self) -> &Ident {
+        match self {
+            Key::Field(ident) | Key::Method(ident) => ident,
+        }
+    }
 }
 
 enum Arg {
     Kind(Ident, Kind),
-    Key(Ident),
+    Key(Key),
 }
 
 impl Parse for Arg {
@@ -46,7 +62,16 @@ impl Parse for Arg {
         let name: Ident = input.parse()?;
         if name == "key" {
             input.parse::<Token![=]>()?;
-            return Ok(Arg::Key(input.parse()?));
+            let ident: Ident = input.parse()?;
+            if input.peek(syn::token::Paren) {
+                let args;
+                syn::parenthesized!(args in input);
+                if !args.is_empty() {
+                    return Err(args.error("a key method takes no arguments: `key = name()`"));
+                }
+                return Ok(Arg::Key(Key::Method(ident)));
+            }
+            return Ok(Arg::Key(Key::Field(ident)));
         }
         let kind = match name.to_string().as_str() {
             "job" => Kind::Job,
@@ -87,11 +112,11 @@ impl Parse for Args {
                     kind_given = Some(name);
                     args.kind = kind;
                 }
-                Arg::Key(field) => {
+                Arg::Key(key) => {
                     if args.key.is_some() {
-                        return Err(syn::Error::new(field.span(), "`key` is given twice"));
+                        return Err(syn::Error::new(key.ident().span(), "`key` is given twice"));
                     }
-                    args.key = Some(field);
+                    args.key = Some(key);
                 }
             }
         }

@@ -1,0 +1,8 @@
+use tasktree::task;
+
+#[task(key = address(1))]
+struct Peer {
+    port: u16,
+}
+
+fn main() {}

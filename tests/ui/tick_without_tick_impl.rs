@@ -1,0 +1,7 @@
+use tasktree::task;
+
+// A tick task must say how it ticks: implement `tasktree::kinds::Tick`.
+#[task(tick)]
+struct Heartbeat;
+
+fn main() {}

@@ -126,6 +126,16 @@ pub use tasktree_macros::task;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// The guide's examples, likewise.
+#[doc = include_str!("../docs/guide.md")]
+#[cfg(doctest)]
+pub struct GuideDoctests;
+
+/// The Chinese README's examples, likewise.
+#[doc = include_str!("../README.zh-CN.md")]
+#[cfg(doctest)]
+pub struct ReadmeZhDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::kinds::{channel_feed, tick_feed};

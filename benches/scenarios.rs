@@ -1,5 +1,6 @@
 //! `cargo bench --bench scenarios -- <S1..S5> <N>`: one scenario of DESIGN §8 in a fresh
 //! process, printed as one JSON line. Exits non-zero if the scenario's own check fails.
+//! S6 (S1 with SQLite history) needs `--features sqlite`.
 
 #[path = "scenarios/cases.rs"]
 mod cases;
@@ -14,7 +15,9 @@ fn main() {
         args.first(),
         args.get(1).and_then(|n| n.parse::<u64>().ok()),
     ) else {
-        eprintln!("usage: cargo bench --bench scenarios -- <S1|S2|S3|S4|S5> <N>");
+        eprintln!(
+            "usage: cargo bench [--features sqlite] --bench scenarios -- <S1|S2|S3|S4|S5|S6> <N>"
+        );
         std::process::exit(2);
     };
     let system = actix_rt::System::new();

@@ -337,6 +337,18 @@ impl TaskRef {
         self.node.lock().on_descendant_dispose.push(hook);
     }
 
+    /// Calls `hook` when any descendant of this task is about to be retried after a
+    /// failure (R2); the failure is in [`TaskRef::last_failure`].
+    pub fn on_descendant_retry(&self, hook: impl Fn(&TaskRef) + Send + Sync + 'static) {
+        let hook: DescendantHook = Arc::new(hook);
+        self.node.lock().on_descendant_retry.push(hook);
+    }
+
+    /// The failure that ended the task's last failed attempt, if any.
+    pub fn last_failure(&self) -> Option<StopReason> {
+        self.node.lock().last_failure.clone()
+    }
+
     /// The live children, in no particular order.
     pub fn children(&self) -> Vec<TaskRef> {
         self.node

@@ -269,6 +269,7 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
         inner.up_since = Some(tokio::time::Instant::now());
     }
     node.set_state(TaskState::Started);
+    crate::metrics::started(node.kind);
     tracing::debug!(parent: &node.span, "started");
     ops.started();
     node.bubble(|inner| &inner.on_descendant_start);
@@ -318,6 +319,7 @@ async fn conclude(
     }
     if node.take_restart() {
         tracing::debug!(parent: &node.span, "restart");
+        crate::metrics::restarted();
         teardown(parent, ops, StopReason::Restart).await;
         node.set_state(TaskState::Init);
         return Next::Again;
@@ -328,6 +330,7 @@ async fn conclude(
         Ended::Returned(Ok(())) if !node.kind.ends_with_its_work() => return Next::Done,
         Ended::Returned(Ok(())) => (StopReason::Complete, kind == RestartKind::Permanent),
         Ended::Returned(Err(reason)) | Ended::StartFailed(reason) => {
+            crate::metrics::failed(&reason);
             let restartable = match kind {
                 RestartKind::Temporary => false,
                 RestartKind::Transient => reason.is_retryable(),
@@ -378,6 +381,7 @@ async fn conclude(
         teardown(parent, member, failure.clone()).await;
         member.node().set_state(TaskState::Init);
     }
+    crate::metrics::restarted();
     let ids: Vec<TaskId> = group.iter().map(|m| m.node().id).collect();
     schedule(parent, ids, delay);
     Next::Done
@@ -440,7 +444,7 @@ fn plan_retry(node: &Node, failure: StopReason) -> Result<(u32, Duration, StopRe
 }
 
 /// Records retry number `n`, visible as the description `retry` (R3).
-fn commit_retry(node: &Node, n: u32, delay: Duration, failure: &StopReason) {
+fn commit_retry(node: &Arc<Node>, n: u32, delay: Duration, failure: &StopReason) {
     let mut inner = node.lock();
     inner.retry_count = n;
     let shown = inner.retry.describe(n);
@@ -448,13 +452,17 @@ fn commit_retry(node: &Node, n: u32, delay: Duration, failure: &StopReason) {
         .descriptions
         .insert("retry".to_owned(), serde_json::Value::String(shown));
     inner.last_failure = Some(failure.clone());
+    drop(inner);
+    crate::metrics::retried();
     tracing::info!(parent: &node.span, attempt = n, delay_ms = delay.as_millis() as u64, reason = %failure, "retry");
+    node.bubble(|inner| &inner.on_descendant_retry);
 }
 
 /// Disposes a child for good and forgets it; then a job whose last child this was stops
 /// with `AutoStop` (L7).
 async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, reason: StopReason) {
     let node = ops.node();
+    let began = Instant::now();
     teardown(parent, ops, reason.clone()).await;
     node.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
     kids.links.borrow_mut().remove(&node.id);
@@ -468,7 +476,9 @@ async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, rea
     ops.terminate();
     node.actor_gone().await;
     node.set_state(TaskState::Disposed);
-    tracing::debug!(parent: &node.span, reason = %reason, "disposed");
+    let took = began.elapsed();
+    crate::metrics::disposed(node.kind, took);
+    tracing::debug!(parent: &node.span, reason = %reason, duration_us = took.as_micros() as u64, "disposed");
     node.bubble(|inner| &inner.on_descendant_dispose);
     if now_empty && parent.kind == Kind::Job && parent.state().is_active() {
         parent.stop(StopReason::AutoStop(Box::new(reason)));

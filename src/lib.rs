@@ -97,8 +97,10 @@
 
 mod context;
 mod handle;
+pub mod history;
 mod job;
 pub mod kinds;
+pub mod metrics;
 mod node;
 mod reason;
 mod retry;

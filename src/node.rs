@@ -79,6 +79,7 @@ pub(crate) struct Inner {
     pub(crate) dependents: Vec<Weak<Node>>,
     pub(crate) on_descendant_start: Vec<DescendantHook>,
     pub(crate) on_descendant_dispose: Vec<DescendantHook>,
+    pub(crate) on_descendant_retry: Vec<DescendantHook>,
     pub(crate) last_failure: Option<StopReason>,
     /// The job's supervision settings, when it has any (R4).
     pub(crate) supervision: Option<Box<Supervision>>,
@@ -121,6 +122,7 @@ impl Node {
             owner,
             parent = parent.as_ref().map(|p| p.id.get())
         );
+        crate::metrics::transition(kind, None, TaskState::Init);
         Arc::new(Self {
             id,
             kind,
@@ -165,7 +167,10 @@ impl Node {
     }
 
     pub(crate) fn set_state(&self, state: TaskState) {
-        self.state.store(state as u8, Ordering::Release);
+        let from = TaskState::from_u8(self.state.swap(state as u8, Ordering::AcqRel));
+        if from != state {
+            crate::metrics::transition(self.kind, Some(from), state);
+        }
         self.changed.notify_waiters();
     }
 
@@ -204,8 +209,7 @@ impl Node {
     pub(crate) fn end_actor(&self) {
         self.actor_ended.store(true, Ordering::Release);
         if self.parent.is_none() {
-            self.state
-                .store(TaskState::Disposed as u8, Ordering::Release);
+            self.set_state(TaskState::Disposed);
         }
         self.changed.notify_waiters();
     }

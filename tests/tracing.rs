@@ -12,6 +12,26 @@ struct Group;
 #[task]
 struct Idle;
 
+/// Fails its first run.
+#[task]
+struct FailsOnce {
+    runs: u32,
+}
+
+impl Lifecycle for FailsOnce {
+    async fn start(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+        cx.set_retry(Retry::exponential(2, std::time::Duration::from_millis(3)));
+        Ok(())
+    }
+    async fn run(&mut self, _cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+        self.runs += 1;
+        if self.runs == 1 {
+            return Err(TaskError::msg("once"));
+        }
+        Ok(())
+    }
+}
+
 #[actix_rt::test]
 async fn l11_one_span_per_task_with_id_kind_owner_parent_and_lifecycle_events() {
     let recorder = common::Recorder::default();
@@ -20,10 +40,11 @@ async fn l11_one_span_per_task_with_id_kind_owner_parent_and_lifecycle_events() 
     let group = root.add(Group);
     let idle = group.add(Idle);
     idle.wait_started().await.unwrap();
+    group.add(FailsOnce { runs: 0 }).wait_stopped().await;
     root.shutdown().await;
 
     let spans = recorder.span_fields("task");
-    assert_eq!(spans.len(), 3, "root, group, idle: {spans:?}");
+    assert_eq!(spans.len(), 4, "root, group, idle, fails-once: {spans:?}");
     let mine = spans
         .iter()
         .find(|f| f.contains(&("id".to_owned(), idle.id().to_string())))

@@ -200,7 +200,45 @@ pub async fn run(name: &str, n: u64) -> Result<Figures, String> {
             }
             f.per_item_ns = began.elapsed().as_nanos() as f64 / n as f64;
         }
-        other => return Err(format!("unknown scenario {other}: expected S1..S5")),
+        #[cfg(feature = "sqlite")]
+        "S6" => {
+            // S1 with every disposal written to an SQLite file through the history pipeline.
+            let dir = std::env::temp_dir().join(format!("tasktree-s6-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("S6: {e}"))?;
+            let store = tasktree::history::SqliteStore::open(dir.join("history.db"))
+                .await
+                .map_err(|e| format!("S6: {e}"))?;
+            let history = tasktree::history::History::attach_with_queue(
+                root.as_task(),
+                std::sync::Arc::new(store),
+                n as usize + 16,
+            );
+            let job = root.add(Job);
+            let children: Vec<_> = (0..n).map(|_| job.add(Quick)).collect();
+            job.wait_stopped().await;
+            let churned = began.elapsed();
+            let flushing = Instant::now();
+            history.flush().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            if history.written() != n + 1
+                || children.iter().any(|c| c.state() != TaskState::Disposed)
+            {
+                return Err(format!(
+                    "S6: {} records written for {} tasks, {} dropped",
+                    history.written(),
+                    n + 1,
+                    history.dropped()
+                ));
+            }
+            f.stop_ms = Some(ms(flushing.elapsed()));
+            f.per_item_ns = churned.as_nanos() as f64 / n as f64;
+        }
+        other => {
+            return Err(format!(
+                "unknown scenario {other}: expected S1..S6 (S6 needs the feature sqlite)"
+            ))
+        }
     }
     f.wall_ms = ms(began.elapsed());
     root.shutdown().await;

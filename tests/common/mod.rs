@@ -84,6 +84,16 @@ impl Recorder {
             .collect()
     }
 
+    /// The fields of every event with this message.
+    pub fn event_fields(&self, message: &str) -> Vec<Vec<(String, String)>> {
+        let rec = self.0.lock().unwrap();
+        rec.events
+            .iter()
+            .filter(|(m, _)| m == message)
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+
     pub fn event_messages(&self) -> Vec<String> {
         self.0
             .lock()

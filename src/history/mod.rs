@@ -347,8 +347,9 @@ impl History {
     pub const QUEUE: usize = 10_000;
 
     /// Records every disposal and every retried failure below `root` (a task, usually the
-    /// root) into `store`. Call it on the root's arbiter (the writer runs there, off every
-    /// task's loop).
+    /// root) into `store`. The records are built and written on a thread of their own, so
+    /// the tree's arbiter only hands over the ended task; the writer ends when the tree and
+    /// every clone of this `History` are gone.
     pub fn attach(root: &TaskRef, store: Arc<dyn HistoryStore>) -> Self {
         Self::attach_with_queue(root, store, Self::QUEUE)
     }
@@ -366,7 +367,7 @@ impl History {
             tx,
             counters: counters.clone(),
         };
-        actix_rt::spawn(write_loop(store, rx, counters));
+        spawn_writer(store, rx, counters);
         let on_dispose = history.clone();
         root.on_descendant_dispose(move |task| {
             let reason = task.stop_reason().unwrap_or(StopReason::Disposed);
@@ -408,6 +409,25 @@ impl History {
         if self.tx.send(Write::Flush(done)).await.is_ok() {
             let _ = flushed.await;
         }
+    }
+}
+
+/// Runs the writer on its own thread and runtime: building records and encoding them for
+/// the database would otherwise take the tree's arbiter thread.
+fn spawn_writer(store: Arc<dyn HistoryStore>, rx: mpsc::Receiver<Write>, counters: Arc<Counters>) {
+    let spawned = std::thread::Builder::new()
+        .name("tasktree-history".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(write_loop(store, rx, counters)),
+                Err(e) => tracing::error!(error = %e, "cannot start the history writer"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the history writer thread");
     }
 }
 

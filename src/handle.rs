@@ -15,10 +15,10 @@ use actix::{Addr, Message};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::node::{DescendantHook, Node};
+use crate::node::{EventSet, Node};
 use crate::reason::{HandleError, StopReason};
 use crate::retry::Retry;
-use crate::state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
+use crate::state::{Descriptions, Kind, Step, TaskEvent, TaskId, TaskState, Timings};
 use crate::strategy::{Intensity, RestartKind, Strategy};
 use crate::supervisor::{catch_in, current};
 use crate::task::{Adoption, CallMsg, Handles, Task, TaskActor, UserMsg};
@@ -327,21 +327,29 @@ impl TaskRef {
 
     /// Calls `hook` when any descendant of this task has started (L13).
     pub fn on_descendant_start(&self, hook: impl Fn(&TaskRef) + Send + Sync + 'static) {
-        let hook: DescendantHook = Arc::new(hook);
-        self.node.lock().on_descendant_start.push(hook);
+        self.watch(EventSet::only(TaskEvent::Started), move |t, _| hook(t));
     }
 
     /// Calls `hook` when any descendant of this task has been disposed (L13).
     pub fn on_descendant_dispose(&self, hook: impl Fn(&TaskRef) + Send + Sync + 'static) {
-        let hook: DescendantHook = Arc::new(hook);
-        self.node.lock().on_descendant_dispose.push(hook);
+        self.watch(EventSet::only(TaskEvent::Disposed), move |t, _| hook(t));
     }
 
     /// Calls `hook` when any descendant of this task is about to be retried after a
     /// failure (R2); the failure is in [`TaskRef::last_failure`].
     pub fn on_descendant_retry(&self, hook: impl Fn(&TaskRef) + Send + Sync + 'static) {
-        let hook: DescendantHook = Arc::new(hook);
-        self.node.lock().on_descendant_retry.push(hook);
+        self.watch(EventSet::only(TaskEvent::Retry), move |t, _| hook(t));
+    }
+
+    /// Calls `hook` for every [`TaskEvent`] of every descendant of this task: what the web's
+    /// event stream is built on. Hooks run on the thread where the event happens; keep them
+    /// short (send to a channel).
+    pub fn observe_descendants(&self, hook: impl Fn(&TaskRef, TaskEvent) + Send + Sync + 'static) {
+        self.watch(EventSet::ALL, hook);
+    }
+
+    fn watch(&self, events: EventSet, hook: impl Fn(&TaskRef, TaskEvent) + Send + Sync + 'static) {
+        self.node.lock().watchers.push((events, Arc::new(hook)));
     }
 
     /// The failure that ended the task's last failed attempt, if any.

@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 
 use crate::node::Node;
 use crate::reason::StopReason;
-use crate::state::{IdMap, Kind, TaskId, TaskState};
+use crate::state::{IdMap, Kind, TaskEvent, TaskId, TaskState};
 use crate::strategy::{RestartKind, Strategy};
 use crate::task::{ChildOps, Control};
 
@@ -272,7 +272,7 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
     crate::metrics::started(node.kind);
     tracing::debug!(parent: &node.span, "started");
     ops.started();
-    node.bubble(|inner| &inner.on_descendant_start);
+    node.bubble(TaskEvent::Started);
     if node.is_stopping() || node.restart_requested() {
         return Some(Ended::Interrupted);
     }
@@ -455,7 +455,7 @@ fn commit_retry(node: &Arc<Node>, n: u32, delay: Duration, failure: &StopReason)
     drop(inner);
     crate::metrics::retried();
     tracing::info!(parent: &node.span, attempt = n, delay_ms = delay.as_millis() as u64, reason = %failure, "retry");
-    node.bubble(|inner| &inner.on_descendant_retry);
+    node.bubble(TaskEvent::Retry);
 }
 
 /// Disposes a child for good and forgets it; then a job whose last child this was stops
@@ -479,7 +479,7 @@ async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, rea
     let took = began.elapsed();
     crate::metrics::disposed(node.kind, took);
     tracing::debug!(parent: &node.span, reason = %reason, duration_us = took.as_micros() as u64, "disposed");
-    node.bubble(|inner| &inner.on_descendant_dispose);
+    node.bubble(TaskEvent::Disposed);
     if now_empty && parent.kind == Kind::Job && parent.state().is_active() {
         parent.stop(StopReason::AutoStop(Box::new(reason)));
     }

@@ -117,7 +117,7 @@ pub use reason::{HandleError, ReasonKind, StopReason, TaskError};
 pub use retry::Retry;
 pub use root::{Root, ShutdownTimeout};
 pub use snapshot::TaskInfo;
-pub use state::{Descriptions, Kind, Step, TaskId, TaskState, Timings};
+pub use state::{Descriptions, Kind, Step, TaskEvent, TaskId, TaskState, Timings};
 pub use strategy::{Intensity, RestartKind, Strategy, SupervisionError};
 pub use supervisor::live_tasks;
 pub use task::{Go, Handles, Lifecycle, LocalBoxFuture, Task};

@@ -18,12 +18,31 @@ use tokio::sync::Notify;
 
 use crate::reason::StopReason;
 use crate::retry::Retry;
-use crate::state::{Descriptions, IdMap, Kind, Step, TaskId, TaskState, Timings};
+use crate::state::{Descriptions, IdMap, Kind, Step, TaskEvent, TaskId, TaskState, Timings};
 use crate::strategy::{RestartKind, Supervision};
 use crate::task::{Control, Task, TaskActor};
 
-/// A hook that sees a descendant (L13).
-pub(crate) type DescendantHook = Arc<dyn Fn(&crate::TaskRef) + Send + Sync>;
+/// A hook that sees what happens to descendants (L13), with the events it wants.
+pub(crate) type Watcher = (
+    EventSet,
+    Arc<dyn Fn(&crate::TaskRef, TaskEvent) + Send + Sync>,
+);
+
+/// A set of [`TaskEvent`]s, as bits.
+#[derive(Clone, Copy)]
+pub(crate) struct EventSet(u8);
+
+impl EventSet {
+    pub(crate) const ALL: EventSet = EventSet(u8::MAX);
+
+    pub(crate) fn only(event: TaskEvent) -> Self {
+        Self(1 << event as u8)
+    }
+
+    fn contains(self, event: TaskEvent) -> bool {
+        self.0 & (1 << event as u8) != 0
+    }
+}
 
 pub(crate) struct Node {
     pub(crate) id: TaskId,
@@ -77,9 +96,8 @@ pub(crate) struct Inner {
     pub(crate) on_stop: Vec<Box<dyn FnOnce() + Send>>,
     /// Tasks that stop when this one stops (they `uses` it, L6).
     pub(crate) dependents: Vec<Weak<Node>>,
-    pub(crate) on_descendant_start: Vec<DescendantHook>,
-    pub(crate) on_descendant_dispose: Vec<DescendantHook>,
-    pub(crate) on_descendant_retry: Vec<DescendantHook>,
+    /// Hooks on descendants' events (L13).
+    pub(crate) watchers: Vec<Watcher>,
     pub(crate) last_failure: Option<StopReason>,
     /// The job's supervision settings, when it has any (R4).
     pub(crate) supervision: Option<Box<Supervision>>,
@@ -296,6 +314,7 @@ impl Node {
                 tracing::warn!(parent: &self.span, reason = %panic, "on_stop hook panicked");
             }
         }
+        self.bubble(TaskEvent::Stopping);
         for child in children {
             child.mark_stopping(reason.clone());
         }
@@ -357,14 +376,21 @@ impl Node {
         .await
     }
 
-    /// Calls every ancestor's descendant hooks, nearest first, up to the root (L13).
-    pub(crate) fn bubble(self: &Arc<Self>, pick: fn(&Inner) -> &Vec<DescendantHook>) {
-        let me = crate::TaskRef::from_node(self.clone());
+    /// Tells every ancestor's watchers of `event`, nearest first, up to the root (L13).
+    pub(crate) fn bubble(self: &Arc<Self>, event: TaskEvent) {
+        let mut me: Option<crate::TaskRef> = None;
         let mut at = self.parent.clone();
         while let Some(ancestor) = at {
-            let hooks: Vec<DescendantHook> = pick(&ancestor.lock()).clone();
-            for hook in hooks {
-                if let Err(panic) = crate::supervisor::catch(|| hook(&me)) {
+            let hooks: Vec<Watcher> = ancestor
+                .lock()
+                .watchers
+                .iter()
+                .filter(|(set, _)| set.contains(event))
+                .cloned()
+                .collect();
+            for (_, hook) in hooks {
+                let task = me.get_or_insert_with(|| crate::TaskRef::from_node(self.clone()));
+                if let Err(panic) = crate::supervisor::catch(|| hook(task, event)) {
                     tracing::warn!(parent: &ancestor.span, reason = %panic, "descendant hook panicked");
                 }
             }

@@ -180,6 +180,24 @@ impl Timings {
     }
 }
 
+/// What happened to a task, as its ancestors' watchers see it (L13) and the web's event
+/// stream sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[repr(u8)]
+pub enum TaskEvent {
+    /// A start succeeded.
+    Started = 0,
+    /// The task was asked to stop.
+    Stopping = 1,
+    /// The task was disposed for good.
+    Disposed = 2,
+    /// A failed attempt is about to be retried.
+    Retry = 3,
+    /// A description was set or removed.
+    Described = 4,
+}
+
 /// A named step a task recorded about itself (GoTask's `Step`), with its time.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -110,6 +110,8 @@ mod state;
 mod strategy;
 mod supervisor;
 mod task;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use context::TaskCx;
 pub use handle::{TaskHandle, TaskRef};

@@ -11,10 +11,21 @@ use serde::Serialize;
 #[serde(transparent)]
 pub struct TaskId(u64);
 
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
 impl TaskId {
     pub(crate) fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
         Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Whether this id was ever given to a task in this process.
+    pub fn was_issued(self) -> bool {
+        self.0 > 0 && self.0 < NEXT.load(Ordering::Relaxed)
+    }
+
+    /// The id `n` (for parsing ids from outside, such as a URL).
+    pub fn from_u64(n: u64) -> Self {
+        Self(n)
     }
 
     /// The id as a number.

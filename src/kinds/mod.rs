@@ -38,7 +38,8 @@ pub enum KindError {
     },
 }
 
-/// A `Stream` from a poll function: the one adapter the kinds need, without a stream crate.
+/// A `Stream` from a poll function: the one adapter the kinds (and the web's event stream)
+/// need, without a stream crate.
 pub(crate) struct PollStream<F>(pub(crate) F);
 
 impl<F, I> futures_core::Stream for PollStream<F>

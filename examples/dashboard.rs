@@ -186,7 +186,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(token) = std::env::var("TASKTREE_TOKEN") {
         dashboard = dashboard.with_token(token);
     }
-    serve(&root, dashboard, addr, |bound| {
+    serve(root.as_task(), dashboard, addr, |bound| {
         println!("tasktree dashboard on http://{bound}/ (Ctrl-C to stop)")
     })
     .await?;

@@ -30,7 +30,6 @@ use tokio::sync::broadcast;
 
 use crate::handle::TaskRef;
 use crate::history::History;
-use crate::root::Root;
 
 /// Renders the metrics text for `/metrics`.
 pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
@@ -111,11 +110,11 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Serves `dashboard` at `addr` until the tree is disposed: the root owns the signals (the
-/// server's own handlers are off), so Ctrl-C disposes every task first, then the server
-/// stops. Calls `bound` with the address actually bound (useful with port 0).
+/// Serves `dashboard` at `addr` until `tree` (usually the root) is disposed: the root owns
+/// the signals (the server's own handlers are off), so Ctrl-C disposes every task first, then
+/// the server stops. Calls `bound` with the address actually bound (useful with port 0).
 pub async fn serve(
-    root: &Root,
+    tree: &TaskRef,
     dashboard: Dashboard,
     addr: SocketAddr,
     bound: impl FnOnce(SocketAddr),
@@ -133,7 +132,7 @@ pub async fn serve(
     }
     let server = server.run();
     let handle = server.handle();
-    let tree = root.as_task().clone();
+    let tree = tree.clone();
     actix_rt::spawn(async move {
         tree.wait_stopped().await;
         handle.stop(true).await;

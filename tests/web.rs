@@ -467,7 +467,7 @@ async fn web_events_stream_started_and_disposed_in_order_and_end_with_the_server
             event = name.to_owned();
         } else if let Some(data) = line.strip_prefix("data: ") {
             let frame: Value = serde_json::from_str(data).unwrap();
-            if frame["id"] == Value::from(id.get()) {
+            if frame["id"] == id.get() {
                 seen.push(event.clone());
                 if event == "disposed" {
                     break;

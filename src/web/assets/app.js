@@ -87,7 +87,7 @@ async function renderTree() {
         el("td", {}, el("span", { class: "tag" }, n.kind)),
         el("td", {}, el("span", { class: `tag ${n.state}` }, n.state)),
         el("td", {}, time(n.startedAtMs)),
-        el("td", {}, micros(n.ageUs)),
+        el("td", { class: "age", "data-since": Date.now() - n.ageUs / 1000 }, micros(n.ageUs)),
         el("td", {}, retry),
         el("td", {}, n.startReason),
         el("td", {}, n.blockedOn ? `${n.blockedOn} (${micros(n.blockedForUs)})` : ""),
@@ -192,6 +192,11 @@ $("#filters").onsubmit = (e) => { e.preventDefault(); historyPage = 0; renderHis
 $("#prev").onclick = () => { historyPage = Math.max(0, historyPage - 1); renderHistory(); };
 $("#next").onclick = () => { historyPage += 1; renderHistory(); };
 $("#lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("tasktree.lang", lang); translate(); renderTree(); };
+// Durations tick locally between pushed updates; nothing is polled from the server.
+setInterval(() => {
+  for (const cell of document.querySelectorAll("td.age")) cell.textContent = micros(Math.round((Date.now() - cell.dataset.since) * 1000));
+}, 1000);
+
 translate();
 renderTree();
 connect();

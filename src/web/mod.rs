@@ -119,14 +119,31 @@ pub async fn serve(
     addr: SocketAddr,
     bound: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    serve_with(tree, dashboard, "", |_| {}, addr, bound).await
+}
+
+/// [`serve`] with your own routes beside the dashboard, which is mounted at `prefix`
+/// (`"/tasks"`, say): how a service exposes its own API and its task tree in one server.
+pub async fn serve_with(
+    tree: &TaskRef,
+    dashboard: Dashboard,
+    prefix: &'static str,
+    routes: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    addr: SocketAddr,
+    bound: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
     if !addr.ip().is_loopback() && dashboard.token.is_none() {
         return Err(ServeError::TokenRequired(addr));
     }
-    let server = HttpServer::new(move || App::new().service(dashboard.scope("")))
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(5)
-        .bind(addr)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(routes.clone())
+            .service(dashboard.scope(prefix))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(2)
+    .bind(addr)?;
     if let Some(first) = server.addrs().first() {
         bound(*first);
     }

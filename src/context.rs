@@ -30,7 +30,7 @@ impl<T: Task> TaskCx<T> {
 
     /// A typed handle to this task, to keep or move into a `go` future.
     pub fn handle(&self) -> TaskHandle<T> {
-        TaskHandle::new(self.core.node.clone(), self.core.addr.clone())
+        TaskHandle::new(self.core.node.clone())
     }
 
     /// Keeps `resource` until the task is disposed, then drops it: after the task's children

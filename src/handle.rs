@@ -5,6 +5,7 @@
 //! until it is stopped or ends by itself, because its parent holds it.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
@@ -204,9 +205,7 @@ impl TaskRef {
         let requested = self.node.request_restart();
         if requested {
             match &self.node.parent {
-                Some(parent) => parent
-                    .ctl
-                    .do_send(crate::task::Control::ChildRestart(self.node.id)),
+                Some(parent) => parent.ctl(crate::task::Control::ChildRestart(self.node.id)),
                 None => return false,
             }
         }
@@ -393,8 +392,10 @@ impl TaskRef {
 
     /// A typed handle to this task, if it is a `C`.
     pub fn downcast<C: Task>(&self) -> Option<TaskHandle<C>> {
-        let addr = self.node.typed.downcast_ref::<Addr<TaskActor<C>>>()?;
-        Some(TaskHandle::new(self.node.clone(), addr.clone()))
+        self.node
+            .typed
+            .is::<Addr<TaskActor<C>>>()
+            .then(|| TaskHandle::new(self.node.clone()))
     }
 
     /// Which child currently holds this task's mailbox (a start, run or dispose), and since
@@ -467,7 +468,7 @@ fn add_child<C: Task + Send>(
     let (tx, rx) = actix::dev::channel::channel(16);
     let addr: Addr<TaskActor<C>> = Addr::new(tx);
     let key = value.key();
-    let node = Node::new(key.clone(), Some(parent.clone()), location, &addr);
+    let node = Node::new(key.clone(), Some(parent.clone()), location, addr);
     let refused = {
         let mut inner = parent.lock();
         if let Some(reason) = parent.reason() {
@@ -483,7 +484,7 @@ fn add_child<C: Task + Send>(
             None
         }
     };
-    let handle = TaskHandle::new(node.clone(), addr.clone());
+    let handle = TaskHandle::new(node.clone());
     match refused {
         Some(reason) => {
             tracing::debug!(parent: &node.span, reason = %reason, "add refused");
@@ -491,11 +492,7 @@ fn add_child<C: Task + Send>(
             node.finish_unstarted();
             let _ = catch_in(None, move || drop(value));
         }
-        None => parent
-            .ctl
-            .do_send(crate::task::Control::Adopt(Adoption::new(
-                node, rx, addr, value,
-            ))),
+        None => parent.ctl(crate::task::Control::Adopt(Adoption::new(node, rx, value))),
     }
     handle
 }
@@ -504,14 +501,14 @@ fn add_child<C: Task + Send>(
 /// `send`, which reach the task's own value.
 pub struct TaskHandle<T: Task> {
     task: TaskRef,
-    addr: Addr<TaskActor<T>>,
+    _type: PhantomData<fn() -> T>,
 }
 
 impl<T: Task> TaskHandle<T> {
-    pub(crate) fn new(node: Arc<Node>, addr: Addr<TaskActor<T>>) -> Self {
+    pub(crate) fn new(node: Arc<Node>) -> Self {
         Self {
             task: TaskRef::from_node(node),
-            addr,
+            _type: PhantomData,
         }
     }
 
@@ -538,10 +535,13 @@ impl<T: Task> TaskHandle<T> {
         }
         let (tx, rx) = oneshot::channel();
         let node = self.task.node.clone();
-        self.addr.do_send(CallMsg(Box::new(move |value, cx| {
+        let msg = CallMsg(Box::new(move |value: &mut T, cx: &mut crate::TaskCx<T>| {
             let out = catch_in(Some(&node), || f(value, cx)).map_err(HandleError::from_panic);
             let _ = tx.send(out);
-        })));
+        }));
+        if let Some(addr) = self.addr() {
+            addr.do_send(msg);
+        }
         self.answer(rx).await
     }
 
@@ -556,8 +556,17 @@ impl<T: Task> TaskHandle<T> {
             return Err(err);
         }
         let (reply, rx) = oneshot::channel();
-        self.addr.do_send(UserMsg { msg, reply });
+        if let Some(addr) = self.addr() {
+            // A dropped message drops `reply`: the caller then sees the stop reason.
+            addr.do_send(UserMsg { msg, reply });
+        }
         self.answer(rx).await
+    }
+
+    /// The task's actor. Only a `TaskHandle<T>` of a `T` task is ever built, so this is
+    /// `Some`; were it not, a message would be dropped and its caller see the stop reason.
+    fn addr(&self) -> Option<&Addr<TaskActor<T>>> {
+        self.task.node.typed.downcast_ref::<Addr<TaskActor<T>>>()
     }
 
     async fn answer<R>(
@@ -583,7 +592,7 @@ impl<T: Task> Clone for TaskHandle<T> {
     fn clone(&self) -> Self {
         Self {
             task: self.task.clone(),
-            addr: self.addr.clone(),
+            _type: PhantomData,
         }
     }
 }

@@ -197,7 +197,7 @@ where
                     dispose_all(&parent, &kids, reason).await;
                     parent.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
                     // Disposed once the actor has ended too (see `Node::end_actor`).
-                    parent.ctl.do_send(Control::Terminate);
+                    parent.ctl(Control::Terminate);
                 }),
             );
         }
@@ -401,10 +401,10 @@ async fn recycle(
 
 /// Starts the children `ids` again, in this order, after `delay`.
 fn schedule(parent: &Arc<Node>, ids: Vec<TaskId>, delay: Duration) {
-    let ctl = parent.ctl.clone();
+    let parent = parent.clone();
     let send = move || {
         for id in ids {
-            ctl.do_send(Control::RetryChild(id));
+            parent.ctl(Control::RetryChild(id));
         }
     };
     if delay.is_zero() {
@@ -495,7 +495,7 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
     let has_children = !node.lock().children.is_empty();
     if has_children {
         let (done, wait) = oneshot::channel();
-        node.ctl.do_send(Control::DisposeChildren(reason, done));
+        node.ctl(Control::DisposeChildren(reason, done));
         let _ = wait.await;
     }
     if matches!(

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use std::any::Any;
 
-use actix::{Addr, Recipient};
+use actix::Addr;
 use tokio::sync::Notify;
 
 use crate::reason::StopReason;
@@ -53,10 +53,11 @@ pub(crate) struct Node {
     pub(crate) level: u16,
     pub(crate) location: &'static Location<'static>,
     pub(crate) span: tracing::Span,
-    /// The task's own mailbox, for the framework's messages.
-    pub(crate) ctl: Recipient<Control>,
-    /// The task's typed address (`Addr<TaskActor<T>>`), for typed handles found by id or key.
+    /// The task's address (`Addr<TaskActor<T>>`): typed handles downcast it, and
+    /// `send_ctl` sends the framework's messages through it. One address per task, never
+    /// cloned (each actix sender clone allocates).
     pub(crate) typed: Box<dyn Any + Send + Sync>,
+    send_ctl: fn(&(dyn Any + Send + Sync), Control),
     state: AtomicU8,
     /// The final stop reason: the first one set wins (L5).
     reason: OnceLock<StopReason>,
@@ -107,6 +108,13 @@ pub(crate) struct Inner {
     pub(crate) dispose_deadline: Option<Duration>,
 }
 
+/// Sends `msg` to the task actor whose address `typed` holds.
+fn send_ctl<T: Task>(typed: &(dyn Any + Send + Sync), msg: Control) {
+    if let Some(addr) = typed.downcast_ref::<Addr<TaskActor<T>>>() {
+        addr.do_send(msg);
+    }
+}
+
 impl Inner {
     /// The supervision settings, created on first use.
     pub(crate) fn supervision(&mut self) -> &mut Supervision {
@@ -129,7 +137,7 @@ impl Node {
         key: Option<String>,
         parent: Option<Arc<Node>>,
         location: &'static Location<'static>,
-        addr: &Addr<TaskActor<T>>,
+        addr: Addr<TaskActor<T>>,
     ) -> Arc<Self> {
         let (id, kind, owner) = (TaskId::next(), T::KIND, T::OWNER);
         let level = parent.as_ref().map_or(0, |p| p.level + 1);
@@ -150,8 +158,8 @@ impl Node {
             level,
             location,
             span,
-            ctl: addr.clone().recipient(),
-            typed: Box::new(addr.clone()),
+            typed: Box::new(addr),
+            send_ctl: send_ctl::<T>,
             state: AtomicU8::new(TaskState::Init as u8),
             reason: OnceLock::new(),
             restart: AtomicBool::new(false),
@@ -222,6 +230,11 @@ impl Node {
         true
     }
 
+    /// Sends the task's actor one of the framework's messages (dropped if it has ended).
+    pub(crate) fn ctl(&self, msg: Control) {
+        (self.send_ctl)(&*self.typed, msg)
+    }
+
     /// Records that the task's actor has ended, for whoever waits on it. A task with no
     /// parent (the root) has no one to finish it, so its end is its disposal.
     pub(crate) fn end_actor(&self) {
@@ -245,9 +258,7 @@ impl Node {
         match &self.parent {
             Some(parent) => {
                 let attempt = self.lock().attempt;
-                parent
-                    .ctl
-                    .do_send(Control::ChildEnded(self.id, attempt, Err(reason)));
+                parent.ctl(Control::ChildEnded(self.id, attempt, Err(reason)));
             }
             None => {
                 self.stop(reason);
@@ -285,8 +296,8 @@ impl Node {
             return false;
         }
         match &self.parent {
-            Some(parent) => parent.ctl.do_send(Control::ChildStopped(self.id)),
-            None => self.ctl.do_send(Control::DisposeSelf),
+            Some(parent) => parent.ctl(Control::ChildStopped(self.id)),
+            None => self.ctl(Control::DisposeSelf),
         }
         true
     }
@@ -341,7 +352,7 @@ impl Node {
     pub(crate) fn abandon(self: &Arc<Self>, panic: StopReason) {
         self.mark_stopping(panic);
         if let Some(parent) = &self.parent {
-            parent.ctl.do_send(Control::ChildStopped(self.id));
+            parent.ctl(Control::ChildStopped(self.id));
         }
         self.set_state(TaskState::Disposed);
     }

@@ -90,8 +90,8 @@ impl Root {
     fn at(location: &'static Location<'static>) -> Self {
         let (tx, rx) = actix::dev::channel::channel(16);
         let addr: Addr<TaskActor<RootTask>> = Addr::new(tx);
-        let node = Node::new(None, None, location, &addr);
-        let core = Core::new(node.clone(), addr.clone(), RootTask);
+        let node = Node::new(None, None, location, addr);
+        let core = Core::new(node.clone(), RootTask);
         let actor = TaskActor {
             core,
             children: Default::default(),
@@ -101,7 +101,7 @@ impl Root {
         node.lock().ever_started = true;
         node.set_state(TaskState::Started);
         Self {
-            handle: TaskHandle::new(node, addr),
+            handle: TaskHandle::new(node),
         }
     }
 

@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use actix::{Actor, ActorContext, Addr, Context, Handler, Message};
+use actix::{Actor, ActorContext, Context, Handler, Message};
 use tokio::sync::oneshot;
 
 use crate::context::TaskCx;
@@ -336,7 +336,6 @@ pub(crate) struct Local {
 /// The user's value on its arbiter, lent by turns.
 pub(crate) struct Core<T: Task> {
     pub(crate) node: Arc<Node>,
-    pub(crate) addr: Addr<TaskActor<T>>,
     value: RefCell<T>,
     busy: Cell<bool>,
     queue: RefCell<VecDeque<Queued<T>>>,
@@ -349,10 +348,9 @@ pub(crate) struct Core<T: Task> {
 }
 
 impl<T: Task> Core<T> {
-    pub(crate) fn new(node: Arc<Node>, addr: Addr<TaskActor<T>>, value: T) -> Rc<Self> {
+    pub(crate) fn new(node: Arc<Node>, value: T) -> Rc<Self> {
         Rc::new(Self {
             node,
-            addr,
             value: RefCell::new(value),
             busy: Cell::new(false),
             queue: RefCell::new(VecDeque::new()),
@@ -388,7 +386,7 @@ impl<T: Task> Core<T> {
                 Some(Queued::Call(_)) => {
                     drop(queue);
                     self.busy.set(false);
-                    self.node.ctl.do_send(Control::Drain);
+                    self.node.ctl(Control::Drain);
                     return;
                 }
                 Some(Queued::Turn(_)) => {
@@ -495,9 +493,7 @@ impl<T: Task> Core<T> {
                 };
                 let (done, handled) = oneshot::channel();
                 let attempt = self.node.lock().attempt;
-                parent
-                    .ctl
-                    .do_send(Control::ChildEvent(self.node.id, attempt, done));
+                parent.ctl(Control::ChildEvent(self.node.id, attempt, done));
                 if handled.await.is_err() {
                     // The parent declined it: this attempt is ending.
                     return Ok(());
@@ -624,9 +620,7 @@ impl<T: Task> ChildOps for Core<T> {
                     .await
                     .and_then(|out| out);
                 if let Some(parent) = &node.parent {
-                    parent
-                        .ctl
-                        .do_send(Control::ChildEnded(node.id, attempt, out));
+                    parent.ctl(Control::ChildEnded(node.id, attempt, out));
                 }
             });
             self.local.borrow_mut().go = Some(handle);
@@ -682,7 +676,7 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn terminate(&self) {
-        self.node.ctl.do_send(Control::Terminate);
+        self.node.ctl(Control::Terminate);
     }
 }
 
@@ -699,12 +693,11 @@ impl Adoption {
     pub(crate) fn new<T: Task + Send>(
         node: Arc<Node>,
         rx: actix::dev::channel::AddressReceiver<TaskActor<T>>,
-        addr: Addr<TaskActor<T>>,
         value: T,
     ) -> Self {
         let child = node.clone();
         let make = move || -> Rc<dyn ChildOps> {
-            let core = Core::new(child.clone(), addr, value);
+            let core = Core::new(child.clone(), value);
             let actor = TaskActor {
                 core: core.clone(),
                 children: Rc::default(),

@@ -295,13 +295,18 @@ async fn list(streams: web::Data<Collection<Stream>>) -> HttpResponse {
     HttpResponse::Ok().json(out)
 }
 
+/// The active stream at `path`.
+fn find(streams: &Collection<Stream>, path: &str) -> Result<TaskHandle<Stream>, RelayError> {
+    streams
+        .get(path)
+        .ok_or_else(|| RelayError::NotFound(path.to_owned()))
+}
+
 async fn delete(
     path: web::Path<String>,
     streams: web::Data<Collection<Stream>>,
 ) -> Result<HttpResponse, RelayError> {
-    let stream = streams
-        .get(path.as_str())
-        .ok_or_else(|| RelayError::NotFound(path.clone()))?;
+    let stream = find(&streams, &path)?;
     stream.stop(StopReason::StopByUser("deleted".into()));
     Ok(HttpResponse::Ok().json(serde_json::json!({ "path": *path, "stopping": true })))
 }
@@ -310,9 +315,7 @@ async fn watch(
     path: web::Path<String>,
     streams: web::Data<Collection<Stream>>,
 ) -> Result<HttpResponse, RelayError> {
-    let stream = streams
-        .get(path.as_str())
-        .ok_or_else(|| RelayError::NotFound(path.clone()))?;
+    let stream = find(&streams, &path)?;
     let (tx, mut rx) = mpsc::channel::<Bytes>(64);
     stream
         .call(move |s, cx| {

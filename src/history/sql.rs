@@ -124,6 +124,15 @@ macro_rules! sql_store {
                 }
             }
 
+            /// Creates the tables if missing (`key` is the database's auto-increment key
+            /// column) and records this process run as a new session.
+            async fn migrate(pool: $pool, key: &str) -> Result<Self, HistoryError> {
+                sqlx::raw_sql(&schema(key)).execute(&pool).await.map_err(open_error)?;
+                let session = super::new_session();
+                Self::begin_session(&pool, &session).await?;
+                Ok(Self { pool, session })
+            }
+
             async fn begin_session(pool: &$pool, session: &str) -> Result<(), HistoryError> {
                 let args: Vec<String> = std::env::args().collect();
                 let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO tasktree_sessions (id, start_ms, pid, args) ");
@@ -282,13 +291,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(open_error)?;
-        sqlx::raw_sql(&schema("INTEGER PRIMARY KEY AUTOINCREMENT"))
-            .execute(&pool)
-            .await
-            .map_err(open_error)?;
-        let session = super::new_session();
-        Self::begin_session(&pool, &session).await?;
-        Ok(Self { pool, session })
+        Self::migrate(pool, "INTEGER PRIMARY KEY AUTOINCREMENT").await
     }
 }
 
@@ -317,13 +320,7 @@ impl PostgresStore {
             .connect(url)
             .await
             .map_err(open_error)?;
-        sqlx::raw_sql(&schema("BIGSERIAL PRIMARY KEY"))
-            .execute(&pool)
-            .await
-            .map_err(open_error)?;
-        let session = super::new_session();
-        Self::begin_session(&pool, &session).await?;
-        Ok(Self { pool, session })
+        Self::migrate(pool, "BIGSERIAL PRIMARY KEY").await
     }
 }
 

@@ -312,8 +312,9 @@ impl Node {
         self.changed.notify_waiters();
         let (on_stop, children, dependents) = {
             let mut inner = self.lock();
-            let mut children: Vec<Arc<Node>> = inner.children.values().cloned().collect();
-            children.sort_by_key(|c| std::cmp::Reverse(c.lock().start_seq));
+            // In no particular order: only disposal is ordered (last started first, L5), and
+            // sorting here would cost a lock per child on every cascade.
+            let children: Vec<Arc<Node>> = inner.children.values().cloned().collect();
             (
                 std::mem::take(&mut inner.on_stop),
                 children,

@@ -108,6 +108,20 @@ where
                 fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
         ctx.wait(actix::fut::wrap_future::<_, A>(fut));
     };
+    // Once this task is stopping, its children are disposed together by `dispose_all`, last
+    // started first (L5): a child that ends meanwhile — its `go` returning because of the
+    // stop — must not be disposed on its own, out of that order.
+    let child_event = matches!(
+        msg,
+        Control::ChildStopped(_)
+            | Control::ChildEnded(..)
+            | Control::ChildEvent(..)
+            | Control::ChildRestart(_)
+            | Control::RetryChild(_)
+    );
+    if child_event && parent.is_stopping() {
+        return;
+    }
     match msg {
         Control::Adopt(adoption) => {
             if let Some(ops) = adoption.open() {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example relay
-//! curl -XPOST localhost:8081/streams -d '{"path":"live/cam1","source":{"rateHz":25,"failEvery":200}}'
+//! curl -XPOST localhost:8081/streams -d '{"path":"live/cam1","source":{"rateHz":25,"failEvery":200,"idleMs":5000}}'
 //! curl -N localhost:8081/streams/live/cam1/watch      # frames, as Server-Sent Events
 //! curl localhost:8081/streams                         # frame and subscriber counts
 //! curl -XDELETE localhost:8081/streams/live/cam1

@@ -303,3 +303,27 @@ async fn relay_shutdown_with_watchers_connected_disposes_everything_subscribers_
     );
     assert_eq!(order.last().copied(), Some("Streams"), "{order:?}");
 }
+
+#[actix_rt::test]
+async fn relay_stream_stops_when_its_last_subscriber_has_been_gone_for_its_idle_time() {
+    let root = Root::without_signals();
+    let streams = root.add(app::Streams).collection::<app::Stream>();
+    let (addr, server) = start_server(&root, streams.clone()).await;
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/streams",
+        r#"{"path":"idle","source":{"rateHz":100,"idleMs":50}}"#,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let stream = streams.get("idle").expect("the stream");
+    let mut lines = watch(addr, "idle").await;
+    frames(&mut lines, 2).await;
+    // The client goes; the subscriber ends; 50 ms later the stream stops itself.
+    drop(lines);
+    assert!(stream.wait_stopped().await.is(ReasonKind::Timeout));
+    assert!(streams.get("idle").is_none());
+    root.shutdown().await;
+    server.await.unwrap();
+}

@@ -21,21 +21,28 @@ use tasktree::prelude::*;
 use tasktree::TaskId;
 use tokio::sync::mpsc;
 
-/// How long a stream with no subscriber is kept before it stops itself.
-pub const IDLE: Duration = Duration::from_secs(5);
+/// How long a stream with no subscriber is kept before it stops itself, by default.
+pub const IDLE_MS: u64 = 5_000;
 
 /// The container of every stream, found by path.
 #[task(work)]
 pub struct Streams;
 
 /// The simulated source: frames at `rate_hz`; with `fail_every`, the connection breaks after
-/// that many frames (so the puller fails and is retried with backoff).
+/// that many frames (so the puller fails and is retried with backoff). `idle_ms`: how long
+/// the stream outlives its last subscriber.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Source {
     pub rate_hz: u32,
     #[serde(default)]
     pub fail_every: Option<u64>,
+    #[serde(default = "idle_ms")]
+    pub idle_ms: u64,
+}
+
+fn idle_ms() -> u64 {
+    IDLE_MS
 }
 
 /// One relayed stream.
@@ -80,13 +87,15 @@ impl Lifecycle for Stream {
             stream: cx.handle(),
             last: 0,
         });
-        // When the last subscriber leaves, the stream stops after `IDLE` unless one comes back.
+        // When the last subscriber leaves, the stream stops after its idle time unless one
+        // comes back.
+        let idle = Duration::from_millis(self.source.idle_ms);
         let stream = cx.handle();
         cx.on_descendant_dispose(move |gone| {
             if gone.owner() == "Subscriber" && watchers(&stream) == 0 {
                 let stream = stream.clone();
                 actix_rt::spawn(async move {
-                    tokio::time::sleep(IDLE).await;
+                    tokio::time::sleep(idle).await;
                     if watchers(&stream) == 0 {
                         stream.stop(StopReason::Timeout);
                     }

@@ -48,18 +48,26 @@
 //! | concept | module | |
 //! |---|---|---|
 //! | why a task stopped; errors | `reason` | [`StopReason`], [`TaskError`], [`HandleError`] |
-//! | ids, states, timings, steps | `state` | [`TaskId`], [`TaskState`], [`Kind`], [`Timings`] |
+//! | ids, states, timings, steps, events | `state` | [`TaskId`], [`TaskState`], [`Kind`], [`Timings`], [`TaskEvent`] |
 //! | retry policy | `retry` | [`Retry`] |
-//! | panic capture, the actor's supervisor future | `supervisor` | |
+//! | supervision settings | `strategy` | [`Strategy`], [`Intensity`], [`RestartKind`] |
+//! | the shared record of a task: stop cascade, waits, watchers | `node` | |
+//! | panic capture, the actor's supervisor future | `supervisor` | [`live_tasks`] |
 //! | the user's traits, the actor of a task | `task` | [`Task`], [`Lifecycle`], [`Handles`], [`Go`] |
 //! | the task's own context | `context` | [`TaskCx`] |
 //! | handles | `handle` | [`TaskRef`], [`TaskHandle`] |
-//! | children's lifecycle in the parent's mailbox | `job` | |
-//! | the root, shutdown | `root` | [`Root`] |
+//! | children's lifecycle in the parent's mailbox, retry, strategies | `job` | |
+//! | tick, channel, keyed collections | [`kinds`] | [`Tick`](kinds::Tick), [`Channel`](kinds::Channel), [`Collection`](kinds::Collection) |
+//! | the root, signals, shutdown | `root` | [`Root`] |
 //! | read-only views | `snapshot` | [`TaskInfo`] |
+//! | stored history | [`history`] | `History`, `MemoryStore`, `SqliteStore`, `PostgresStore` |
+//! | metrics | [`metrics`] | |
+//! | web API, event stream, dashboard page (feature `web`) | `web` | `Dashboard`, `serve` |
 //!
-//! The arrows point one way: `reason ← state ← retry ← node ← supervisor ← task ← context ←
-//! handle ← job ← root`; `snapshot` only reads handles.
+//! The arrows point one way: `reason ← state ← retry/strategy ← node ← supervisor ← task ←
+//! context ← handle ← job ← kinds/root`; the observers — `snapshot`, `history`, `metrics`,
+//! `web` — read handles and snapshots and are never imported by the core (the core only calls
+//! the `metrics` facade).
 //!
 //! ## The model
 //!

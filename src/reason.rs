@@ -12,7 +12,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-/// Why a task stopped (or, for [`TaskHandle::wait_started`](crate::TaskHandle::wait_started),
+/// Why a task stopped (or, for [`TaskHandle::wait_started`](crate::TaskRef::wait_started),
 /// why it never started).
 ///
 /// Cheap to clone: a user's error is shared behind an [`Arc`]. Compare kinds with
@@ -260,7 +260,7 @@ impl fmt::Display for TaskError {
 }
 
 /// Why a handle operation ([`call`](crate::TaskHandle::call), [`send`](crate::TaskHandle::send),
-/// [`wait_started`](crate::TaskHandle::wait_started)) returned no value.
+/// [`wait_started`](crate::TaskRef::wait_started)) returned no value.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandleError {

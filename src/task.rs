@@ -74,7 +74,7 @@ pub trait Task: Sized + 'static {
 ///
 /// `go` cannot hold `&mut self` while the task's messages are handled, so it is a plain
 /// method that returns a `'static` future: move into it what it needs (taken out of `self`
-/// in `start`, a channel, [`TaskCx::stopped`], a [`TaskHandle`](crate::TaskHandle)). When
+/// in `start`, a channel, [`TaskRef::stopped`](crate::TaskRef::stopped), a [`TaskHandle`](crate::TaskHandle)). When
 /// the task is stopped, the `go` future is dropped at its next `.await`, after `on_stop`
 /// resources were released; clean up in `dispose`.
 ///
@@ -104,7 +104,7 @@ pub trait Lifecycle: Task {
     }
 
     /// Do the work, holding the parent's mailbox until it returns. Select on
-    /// [`TaskCx::stopped`] to return when the task is stopped.
+    /// [`TaskRef::stopped`](crate::TaskRef::stopped) to return when the task is stopped.
     async fn run(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
         let _ = cx;
         Err(TaskError::not_implemented())

@@ -191,23 +191,19 @@ async fn browser_tree_renders_updates_live_and_stops_a_task() {
         .click()
         .await
         .unwrap();
-    let gone = format!("//tr[@data-id='{id}']");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if client
-            .find_all(Locator::XPath(&gone))
-            .await
-            .unwrap()
-            .is_empty()
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "task {id} was not stopped"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Wait for the page itself to drop the row: a DOM observer resolves when it is gone.
+    let removed = client
+        .execute_async(
+            r#"const [id, done] = arguments;
+               const gone = () => !document.querySelector(`tr[data-id="${id}"]`);
+               if (gone()) { done(true); return; }
+               new MutationObserver((_, seen) => { if (gone()) { seen.disconnect(); done(true); } })
+                 .observe(document.body, { childList: true, subtree: true });"#,
+            vec![json!(id)],
+        )
+        .await
+        .expect("the stopped task's row disappears");
+    assert_eq!(removed, json!(true));
 
     let png = client.screenshot().await.unwrap();
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");

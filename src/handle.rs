@@ -202,12 +202,13 @@ impl TaskRef {
     /// Disposes the task and starts it again, through the retry path: same id, retry count
     /// kept (L14). Returns `false` when the task is stopping or a restart is already asked.
     pub fn restart(&self) -> bool {
+        // The root has no parent to restart it.
+        let Some(parent) = &self.node.parent else {
+            return false;
+        };
         let requested = self.node.request_restart();
         if requested {
-            match &self.node.parent {
-                Some(parent) => parent.ctl(crate::task::Control::ChildRestart(self.node.id)),
-                None => return false,
-            }
+            parent.ctl(crate::task::Control::ChildRestart(self.node.id));
         }
         requested
     }

@@ -260,9 +260,7 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
         if let Some(supervision) = inner.supervision.as_mut() {
             supervision.reset();
         }
-        if let Some(t) = inner.timings.as_mut() {
-            t.started_at = Some(std::time::SystemTime::now());
-        }
+        inner.timings.started_at = Some(std::time::SystemTime::now());
     }
     node.set_state(TaskState::Starting);
     let began = Instant::now();
@@ -529,7 +527,6 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
             Some(deadline) => within(deadline, dispose).await,
         };
         let disposed = disposed.unwrap_or_else(|| {
-            parent.lock().blocked_on = None;
             tracing::warn!(parent: &node.span, deadline_ms = deadline.unwrap_or_default().as_millis() as u64, "dispose abandoned at its deadline");
             node.describe_failure("disposeTimeout", &StopReason::Timeout);
             Ok(())
@@ -577,8 +574,14 @@ async fn within<F: std::future::Future>(deadline: Duration, fut: F) -> Option<F:
 
 /// Runs one lifecycle step of `child`, recording that it holds `parent`'s mailbox.
 async fn holding<R>(parent: &Node, child: &Node, step: impl std::future::Future<Output = R>) -> R {
+    /// Clears the record however the step ends: done, or dropped at a deadline.
+    struct Held<'a>(&'a Node);
+    impl Drop for Held<'_> {
+        fn drop(&mut self) {
+            self.0.lock().blocked_on = None;
+        }
+    }
     parent.lock().blocked_on = Some((child.id, Instant::now()));
-    let out = step.await;
-    parent.lock().blocked_on = None;
-    out
+    let _held = Held(parent);
+    step.await
 }

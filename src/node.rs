@@ -74,7 +74,7 @@ pub(crate) struct Node {
 
 #[derive(Default)]
 pub(crate) struct Inner {
-    pub(crate) timings: Option<Timings>,
+    pub(crate) timings: Timings,
     pub(crate) descriptions: Descriptions,
     pub(crate) steps: Vec<Step>,
     pub(crate) retry: Retry,
@@ -166,10 +166,7 @@ impl Node {
             lent: AtomicBool::new(false),
             actor_ended: AtomicBool::new(false),
             changed: Notify::new(),
-            inner: Mutex::new(Inner {
-                timings: Some(Timings::new()),
-                ..Inner::default()
-            }),
+            inner: Mutex::new(Inner::default()),
         })
     }
 
@@ -179,13 +176,11 @@ impl Node {
     }
 
     pub(crate) fn timings(&self) -> Timings {
-        self.lock().timings.clone().unwrap_or_else(Timings::new)
+        self.lock().timings.clone()
     }
 
     pub(crate) fn with_timings(&self, f: impl FnOnce(&mut Timings)) {
-        if let Some(t) = self.lock().timings.as_mut() {
-            f(t)
-        }
+        f(&mut self.lock().timings)
     }
 
     pub(crate) fn state(&self) -> TaskState {

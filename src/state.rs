@@ -167,8 +167,15 @@ pub struct Timings {
     pub(crate) run_began: Option<Instant>,
 }
 
+/// Timings start at the moment they are made: the task's `add`.
+impl Default for Timings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Timings {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         Self {
             created_at: SystemTime::now(),
             started_at: None,

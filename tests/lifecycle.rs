@@ -993,6 +993,10 @@ async fn l14_restart_disposes_and_starts_again_in_place() {
     assert!(idle.restart());
     hub.call(|_, _| ()).await.unwrap();
     assert_eq!(idle_log.entries(), ["start i", "dispose i", "start i"]);
+    // The root has no parent to restart it: refused, and it is not left half-asked.
+    assert!(!root.restart());
+    let asked = tokio::time::timeout(Duration::ZERO, root.stopped()).await;
+    assert!(asked.is_err(), "the root's stop signal fired: {asked:?}");
     root.shutdown().await;
     assert!(!task.restart());
 }

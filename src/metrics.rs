@@ -25,24 +25,6 @@ use metrics::{Counter, Gauge, Histogram};
 use crate::reason::StopReason;
 use crate::state::{Kind, TaskState};
 
-const KINDS: [Kind; 6] = [
-    Kind::Task,
-    Kind::Job,
-    Kind::Work,
-    Kind::Tick,
-    Kind::Channel,
-    Kind::Root,
-];
-const STATES: [TaskState; 7] = [
-    TaskState::Init,
-    TaskState::Starting,
-    TaskState::Started,
-    TaskState::Running,
-    TaskState::Going,
-    TaskState::Disposing,
-    TaskState::Disposed,
-];
-
 /// The handles of the hot-path metrics, by kind (and state).
 struct Handles {
     tasks: Vec<Vec<Gauge>>,
@@ -53,20 +35,20 @@ struct Handles {
 fn handles() -> &'static Handles {
     static HANDLES: OnceLock<Handles> = OnceLock::new();
     HANDLES.get_or_init(|| Handles {
-        tasks: KINDS
+        tasks: Kind::ALL
             .iter()
             .map(|k| {
-                STATES
+                TaskState::ALL
                     .iter()
-                    .map(|s| metrics::gauge!("tasktree_tasks", "kind" => k.as_str(), "state" => state_label(*s)))
+                    .map(|s| metrics::gauge!("tasktree_tasks", "kind" => k.as_str(), "state" => s.as_str()))
                     .collect()
             })
             .collect(),
-        starts: KINDS
+        starts: Kind::ALL
             .iter()
             .map(|k| metrics::counter!("tasktree_starts_total", "kind" => k.as_str()))
             .collect(),
-        dispose: KINDS
+        dispose: Kind::ALL
             .iter()
             .map(|k| metrics::histogram!("tasktree_dispose_seconds", "kind" => k.as_str()))
             .collect(),
@@ -74,19 +56,7 @@ fn handles() -> &'static Handles {
 }
 
 fn kind_index(kind: Kind) -> usize {
-    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
-}
-
-fn state_label(state: TaskState) -> &'static str {
-    match state {
-        TaskState::Init => "init",
-        TaskState::Starting => "starting",
-        TaskState::Started => "started",
-        TaskState::Running => "running",
-        TaskState::Going => "going",
-        TaskState::Disposing => "disposing",
-        TaskState::Disposed => "disposed",
-    }
+    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
 }
 
 /// A task moved from `from` to `to`; a disposed task leaves the gauge.
@@ -105,8 +75,7 @@ pub(crate) fn started(kind: Kind) {
 }
 
 pub(crate) fn failed(reason: &StopReason) {
-    let label = format!("{:?}", reason.kind()).to_lowercase();
-    metrics::counter!("tasktree_failures_total", "reason" => label).increment(1);
+    metrics::counter!("tasktree_failures_total", "reason" => reason.kind().as_str()).increment(1);
 }
 
 pub(crate) fn retried() {

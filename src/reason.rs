@@ -98,6 +98,44 @@ pub enum ReasonKind {
     Failed,
 }
 
+impl ReasonKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ReasonKind; 13] = [
+        Self::Complete,
+        Self::AutoStop,
+        Self::StopByUser,
+        Self::Exit,
+        Self::Restart,
+        Self::Timeout,
+        Self::RetryExhausted,
+        Self::Panic,
+        Self::Disposed,
+        Self::Exists,
+        Self::Canceled,
+        Self::RestartIntensity,
+        Self::Failed,
+    ];
+
+    /// The kind's name in history, metrics and the web API: `complete`, `retryexhausted`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::AutoStop => "autostop",
+            Self::StopByUser => "stopbyuser",
+            Self::Exit => "exit",
+            Self::Restart => "restart",
+            Self::Timeout => "timeout",
+            Self::RetryExhausted => "retryexhausted",
+            Self::Panic => "panic",
+            Self::Disposed => "disposed",
+            Self::Exists => "exists",
+            Self::Canceled => "canceled",
+            Self::RestartIntensity => "restartintensity",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 impl StopReason {
     /// The reason's kind.
     pub fn kind(&self) -> ReasonKind {

@@ -84,6 +84,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Kind; 6] = [
+        Kind::Task,
+        Kind::Job,
+        Kind::Work,
+        Kind::Tick,
+        Kind::Channel,
+        Kind::Root,
+    ];
+
     /// Whether the kind holds children by design (job, work, root).
     pub fn is_container(self) -> bool {
         matches!(self, Kind::Job | Kind::Work | Kind::Root)
@@ -132,6 +142,30 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Every state, in order.
+    pub const ALL: [TaskState; 7] = [
+        Self::Init,
+        Self::Starting,
+        Self::Started,
+        Self::Running,
+        Self::Going,
+        Self::Disposing,
+        Self::Disposed,
+    ];
+
+    /// The state's name, as in snapshots and metrics: `init`, `starting`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::Starting => "starting",
+            Self::Started => "started",
+            Self::Running => "running",
+            Self::Going => "going",
+            Self::Disposing => "disposing",
+            Self::Disposed => "disposed",
+        }
+    }
+
     pub(crate) fn from_u8(v: u8) -> Self {
         match v {
             0 => Self::Init,
@@ -216,6 +250,19 @@ pub enum TaskEvent {
     Described = 4,
 }
 
+impl TaskEvent {
+    /// The event's name, as in the web's event stream: `started`, `stopping`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Stopping => "stopping",
+            Self::Disposed => "disposed",
+            Self::Retry => "retry",
+            Self::Described => "described",
+        }
+    }
+}
+
 /// A named step a task recorded about itself (GoTask's `Step`), with its time.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -241,3 +288,31 @@ fn serialize_epoch_ms<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::O
 
 /// A task's descriptions: string keys to JSON values (L12).
 pub type Descriptions = std::collections::BTreeMap<String, serde_json::Value>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the code writes must be the names serde writes: one vocabulary everywhere.
+    #[test]
+    fn names_match_their_serialized_form() {
+        for state in TaskState::ALL {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        for kind in Kind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for event in [
+            TaskEvent::Started,
+            TaskEvent::Stopping,
+            TaskEvent::Disposed,
+            TaskEvent::Retry,
+            TaskEvent::Described,
+        ] {
+            assert_eq!(serde_json::to_value(event).unwrap(), event.as_str());
+        }
+        for reason in crate::ReasonKind::ALL {
+            assert_eq!(format!("{reason:?}").to_lowercase(), reason.as_str());
+        }
+    }
+}

@@ -105,7 +105,7 @@ impl HistoryRecord {
             duration_us: info.age_us as i64,
             final_state: final_state.to_owned(),
             stop_reason: reason.to_string(),
-            reason_kind: reason_kind(reason),
+            reason_kind: reason.kind().as_str().to_owned(),
             retry_count: i64::from(info.retry_count),
             max_retry: info.max_retries.map(i64::from),
             descriptions: serde_json::to_string(&info.descriptions)
@@ -113,11 +113,6 @@ impl HistoryRecord {
             session: session.to_owned(),
         }
     }
-}
-
-/// The reason's kind as stored: `retryexhausted`, `panic`, ...
-pub fn reason_kind(reason: &StopReason) -> String {
-    format!("{:?}", reason.kind()).to_lowercase()
 }
 
 /// Which records a query wants. Every field is optional; the empty filter matches all.

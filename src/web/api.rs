@@ -11,9 +11,10 @@ use serde::Serialize;
 use super::{sse, Shared};
 use crate::handle::TaskRef;
 use crate::history::{HistoryError, HistoryFilter, PageRequest};
+use crate::reason::ReasonKind;
 use crate::reason::StopReason;
 use crate::snapshot::TaskInfo;
-use crate::state::TaskId;
+use crate::state::{Kind, TaskId, TaskState};
 
 /// The largest request body accepted (a stop reason).
 const BODY_LIMIT: usize = 4 * 1024;
@@ -199,17 +200,6 @@ fn query_map(req: &HttpRequest) -> Result<HashMap<String, String>> {
         .map_err(|e| WebError::BadQuery(e.to_string()))
 }
 
-const KINDS: [&str; 6] = ["task", "job", "work", "tick", "channel", "root"];
-const STATES: [&str; 7] = [
-    "init",
-    "starting",
-    "started",
-    "running",
-    "going",
-    "disposing",
-    "disposed",
-];
-
 fn one_of(q: &HashMap<String, String>, key: &str, allowed: &[&str]) -> Result<Option<String>> {
     match q.get(key) {
         None => Ok(None),
@@ -231,24 +221,17 @@ fn number<T: FromStr>(q: &HashMap<String, String>, key: &str) -> Result<Option<T
 
 async fn list(req: HttpRequest, shared: web::Data<Shared>) -> Result<HttpResponse> {
     let q = query_map(&req)?;
-    let kind = one_of(&q, "kind", &KINDS)?;
-    let state = one_of(&q, "state", &STATES)?;
+    let kind = one_of(&q, "kind", &Kind::ALL.map(Kind::as_str))?;
+    let state = one_of(&q, "state", &TaskState::ALL.map(TaskState::as_str))?;
     let owner = q.get("owner");
     let tasks: Vec<TaskInfo> = flatten(&shared.root)
         .iter()
         .map(TaskRef::info)
         .filter(|t| kind.as_deref().is_none_or(|k| t.kind.as_str() == k))
-        .filter(|t| state.as_deref().is_none_or(|s| state_name(t) == s))
+        .filter(|t| state.as_deref().is_none_or(|s| t.state.as_str() == s))
         .filter(|t| owner.is_none_or(|o| t.owner == o))
         .collect();
     Ok(HttpResponse::Ok().json(tasks))
-}
-
-fn state_name(info: &TaskInfo) -> String {
-    serde_json::to_value(info.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -334,27 +317,12 @@ async fn restart(
 }
 
 fn history_filter(q: &HashMap<String, String>) -> Result<HistoryFilter> {
-    let reasons = [
-        "complete",
-        "autostop",
-        "stopbyuser",
-        "exit",
-        "restart",
-        "timeout",
-        "retryexhausted",
-        "panic",
-        "disposed",
-        "exists",
-        "canceled",
-        "restartintensity",
-        "failed",
-    ];
     Ok(HistoryFilter {
         owner: q.get("owner").cloned(),
-        kind: one_of(q, "kind", &KINDS)?,
+        kind: one_of(q, "kind", &Kind::ALL.map(Kind::as_str))?,
         parent_id: number(q, "parent")?,
         session: q.get("session").cloned(),
-        reason_kind: one_of(q, "reason", &reasons)?,
+        reason_kind: one_of(q, "reason", &ReasonKind::ALL.map(ReasonKind::as_str))?,
         final_state: one_of(q, "state", &["disposed", "retry"])?,
         started_from: number(q, "startFrom")?,
         started_to: number(q, "startTo")?,
@@ -398,7 +366,10 @@ async fn stats(req: HttpRequest, shared: web::Data<Shared>) -> Result<HttpRespon
             .by_kind
             .entry(info.kind.as_str().to_owned())
             .or_default() += 1;
-        *live.by_state.entry(state_name(&info)).or_default() += 1;
+        *live
+            .by_state
+            .entry(info.state.as_str().to_owned())
+            .or_default() += 1;
     }
     let history = match &shared.history {
         Some(history) => {

@@ -53,10 +53,7 @@ pub(crate) fn listen(root: &TaskRef) -> broadcast::Sender<Arc<str>> {
             stop_reason: task.stop_reason().map(|r| r.to_string()),
             event: &event,
         };
-        let name = serde_json::to_value(event)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let name = event.as_str();
         let data = serde_json::to_string(&frame).unwrap_or_default();
         let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
         let _ = events.send(Arc::from(format!(

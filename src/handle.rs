@@ -117,12 +117,12 @@ impl TaskRef {
     pub fn describe(&self, key: impl Into<String>, value: impl Serialize) {
         let value = serde_json::to_value(value)
             .unwrap_or_else(|e| serde_json::Value::String(e.to_string()));
-        self.node.lock().descriptions.insert(key.into(), value);
+        self.node.describe(key.into(), Some(value));
     }
 
     /// Removes a description.
     pub fn undescribe(&self, key: &str) {
-        self.node.lock().descriptions.remove(key);
+        self.node.describe(key.to_owned(), None);
     }
 
     /// Records a named step (GoTask's `Step`); kept in order, visible in snapshots.

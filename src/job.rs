@@ -457,14 +457,13 @@ fn plan_retry(node: &Node, failure: StopReason) -> Result<(u32, Duration, StopRe
 
 /// Records retry number `n`, visible as the description `retry` (R3).
 fn commit_retry(node: &Arc<Node>, n: u32, delay: Duration, failure: &StopReason) {
-    let mut inner = node.lock();
-    inner.retry_count = n;
-    let shown = inner.retry.describe(n);
-    inner
-        .descriptions
-        .insert("retry".to_owned(), serde_json::Value::String(shown));
-    inner.last_failure = Some(failure.clone());
-    drop(inner);
+    let shown = {
+        let mut inner = node.lock();
+        inner.retry_count = n;
+        inner.last_failure = Some(failure.clone());
+        inner.retry.describe(n)
+    };
+    node.describe("retry".to_owned(), Some(serde_json::Value::String(shown)));
     crate::metrics::retried();
     tracing::info!(parent: &node.span, attempt = n, delay_ms = delay.as_millis() as u64, reason = %failure, "retry");
     node.bubble(TaskEvent::Retry);

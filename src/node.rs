@@ -354,11 +354,23 @@ impl Node {
     }
 
     /// Records a failure as a description, so snapshots and history show it.
-    pub(crate) fn describe_failure(&self, key: &str, reason: &StopReason) {
-        self.lock().descriptions.insert(
+    pub(crate) fn describe_failure(self: &Arc<Self>, key: &str, reason: &StopReason) {
+        self.describe(
             key.to_owned(),
-            serde_json::Value::String(reason.to_string()),
+            Some(serde_json::Value::String(reason.to_string())),
         );
+    }
+
+    /// Sets (`Some`) or removes (`None`) a description, and tells the ancestors' watchers.
+    pub(crate) fn describe(self: &Arc<Self>, key: String, value: Option<serde_json::Value>) {
+        {
+            let mut inner = self.lock();
+            match value {
+                Some(value) => inner.descriptions.insert(key, value),
+                None => inner.descriptions.remove(&key),
+            };
+        }
+        self.bubble(TaskEvent::Described);
     }
 
     /// Resolves when `pred` holds, re-checking at every change.

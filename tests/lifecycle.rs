@@ -853,6 +853,34 @@ async fn l13_hooks_run_in_order_and_descendant_hooks_bubble() {
     root.shutdown().await;
 }
 
+#[actix_rt::test]
+async fn l13_observers_see_starts_descriptions_stops_and_disposals() {
+    let root = Root::new();
+    let seen = Log::default();
+    let log = seen.clone();
+    root.observe_descendants(move |t, event| log.push(format!("{} {}", t.owner(), event.as_str())));
+    let task = root.add(Described);
+    task.wait_started().await.unwrap();
+    task.describe("later", 1);
+    task.undescribe("later");
+    task.stop(StopReason::StopByUser(String::new()));
+    task.wait_stopped().await;
+    let events: Vec<String> = seen.entries();
+    assert_eq!(
+        events,
+        [
+            "Described described",
+            "Described described",
+            "Described started",
+            "Described described",
+            "Described described",
+            "Described stopping",
+            "Described disposed"
+        ]
+    );
+    root.shutdown().await;
+}
+
 #[task]
 struct Caller {
     parent: TaskHandle<Group>,

@@ -2,30 +2,20 @@
 //! (GoTask starts about 650 of 10,000 here: its queue takes 20). Alone in its binary, so
 //! `live_tasks()` counts only this tree.
 
+mod common;
+
+use common::Live;
 use tasktree::prelude::*;
 
 #[task(job)]
 struct Sink;
-
-#[task]
-struct Leaf;
-
-impl Lifecycle for Leaf {
-    fn go(&mut self, cx: &mut TaskCx<Self>) -> Option<Go> {
-        let stopped = cx.stopped();
-        Go::new(async move {
-            stopped.await;
-            Ok(())
-        })
-    }
-}
 
 #[actix_rt::test]
 async fn burst_of_100k_adds_all_start() {
     const N: usize = 100_000;
     let root = Root::new();
     let sink = root.add(Sink);
-    let leaves: Vec<TaskHandle<Leaf>> = (0..N).map(|_| sink.add(Leaf)).collect();
+    let leaves: Vec<TaskHandle<Live>> = (0..N).map(|_| sink.add(Live)).collect();
     let mut started = 0;
     for leaf in &leaves {
         leaf.wait_started().await.expect("no add is refused");

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{gate, Gate, Log};
+use common::{gate, Gate, Live, Log};
 use tasktree::prelude::*;
 use tasktree::TaskId;
 
@@ -101,36 +101,22 @@ async fn l1_states_go_init_starting_running_disposing_disposed() {
     root.shutdown().await;
 }
 
-/// A task whose `go` waits for its stop.
-#[task]
-struct Goer;
-
-impl Lifecycle for Goer {
-    fn go(&mut self, cx: &mut TaskCx<Self>) -> Option<Go> {
-        let stopped = cx.stopped();
-        Go::new(async move {
-            stopped.await;
-            Ok(())
-        })
-    }
-}
-
 #[actix_rt::test]
 async fn l1_go_state_is_going_and_started_without_run() {
     let root = Root::new();
-    let goer = root.add(Goer);
+    let live = root.add(Live);
     let idle = root.add(Idle {
         name: "idle",
         log: Log::default(),
     });
-    goer.wait_started().await.unwrap();
+    live.wait_started().await.unwrap();
     idle.wait_started().await.unwrap();
     // The mailbox answers calls in order, so after a call both lifecycles have settled.
     root.add(Hub).wait_started().await.unwrap();
-    assert_eq!(goer.state(), TaskState::Going);
+    assert_eq!(live.state(), TaskState::Going);
     assert_eq!(idle.state(), TaskState::Started);
     root.shutdown().await;
-    assert_eq!(goer.state(), TaskState::Disposed);
+    assert_eq!(live.state(), TaskState::Disposed);
 }
 
 /// Records how many of its kind are inside a lifecycle method at once.
@@ -963,7 +949,7 @@ async fn l14_run_task_returns_the_child_reason_and_stops_with_the_caller() {
     assert_eq!(ended.recv().await.as_deref(), Some("child ended: complete"));
 
     let hub = root.add(Hub);
-    let pending = hub.run_task(Goer);
+    let pending = hub.run_task(Live);
     hub.stop(StopReason::StopByUser("caller gone".into()));
     assert!(matches!(pending.await, StopReason::StopByUser(s) if s == "caller gone"));
     root.shutdown().await;

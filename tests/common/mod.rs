@@ -3,6 +3,22 @@
 
 use std::sync::{Arc, Mutex};
 
+use tasktree::prelude::*;
+
+/// A task whose `go` waits for its stop: alive until stopped.
+#[task]
+pub struct Live;
+
+impl Lifecycle for Live {
+    fn go(&mut self, cx: &mut TaskCx<Self>) -> Option<Go> {
+        let stopped = cx.stopped();
+        Go::new(async move {
+            stopped.await;
+            Ok(())
+        })
+    }
+}
+
 /// An ordered record of what happened, shared between tasks and the test.
 #[derive(Clone, Default)]
 pub struct Log(Arc<Mutex<Vec<String>>>);

@@ -37,18 +37,18 @@ impl<T: Task> TaskCx<T> {
     /// and its own `dispose`, in reverse order of `using` (L5). Each attempt of a retried
     /// task releases what it acquired before the next attempt starts.
     pub fn using<R: Any>(&mut self, resource: R) {
-        self.core.local.borrow_mut().using.push(Box::new(resource));
+        self.core.local().using.push(Box::new(resource));
     }
 
     /// Runs `hook` right after this start succeeds (L13).
     pub fn on_start(&mut self, hook: impl FnOnce() + 'static) {
-        self.core.local.borrow_mut().on_start.push(Box::new(hook));
+        self.core.local().on_start.push(Box::new(hook));
     }
 
     /// Runs `hook` after the task is disposed and its `using` resources released, in the
     /// order hooks were added (L5, L13).
     pub fn on_dispose(&mut self, hook: impl FnOnce() + 'static) {
-        self.core.local.borrow_mut().on_dispose.push(Box::new(hook));
+        self.core.local().on_dispose.push(Box::new(hook));
     }
 }
 

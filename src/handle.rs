@@ -109,7 +109,7 @@ impl TaskRef {
 
     /// The task's descriptions (L12).
     pub fn descriptions(&self) -> Descriptions {
-        self.node.lock().descriptions.clone()
+        self.node.lock().read(|r| r.descriptions.clone())
     }
 
     /// Sets a description. Values that cannot be represented as JSON are stored as their
@@ -133,22 +133,22 @@ impl TaskRef {
             at: std::time::SystemTime::now(),
         };
         tracing::debug!(parent: &self.node.span, step = %step.name, detail = %step.detail, "step");
-        self.node.lock().steps.push(step);
+        self.node.lock().rare().steps.push(step);
     }
 
     /// The steps recorded so far.
     pub fn steps(&self) -> Vec<Step> {
-        self.node.lock().steps.clone()
+        self.node.lock().read(|r| r.steps.clone())
     }
 
     /// Sets the retry policy (R1). Usually called from `start`.
     pub fn set_retry(&self, retry: Retry) {
-        self.node.lock().retry = retry;
+        self.node.lock().rare().retry = retry;
     }
 
     /// The retry policy.
     pub fn retry(&self) -> Retry {
-        self.node.lock().retry
+        self.node.lock().read(|r| r.retry)
     }
 
     /// How many retries the current run of failures has made (R3).
@@ -184,7 +184,7 @@ impl TaskRef {
     /// the rest of the cleanup goes on (L15). Zero abandons any dispose that does not finish
     /// at once.
     pub fn set_dispose_deadline(&self, deadline: Duration) {
-        self.node.lock().dispose_deadline = Some(deadline);
+        self.node.lock().rare().dispose_deadline = Some(deadline);
     }
 
     /// The dispose deadline of this task's children that set none of their own.
@@ -301,7 +301,7 @@ impl TaskRef {
             match other.node.reason() {
                 Some(reason) => Some(reason),
                 None => {
-                    inner.dependents.push(weak);
+                    inner.rare().dependents.push(weak);
                     None
                 }
             }
@@ -316,7 +316,7 @@ impl TaskRef {
     pub fn on_stop(&self, release: impl FnOnce() + Send + 'static) {
         let mut inner = self.node.lock();
         if !self.node.is_stopping() {
-            inner.on_stop.push(Box::new(release));
+            inner.rare().on_stop.push(Box::new(release));
             return;
         }
         drop(inner);
@@ -349,12 +349,16 @@ impl TaskRef {
     }
 
     fn watch(&self, events: EventSet, hook: impl Fn(&TaskRef, TaskEvent) + Send + Sync + 'static) {
-        self.node.lock().watchers.push((events, Arc::new(hook)));
+        self.node
+            .lock()
+            .rare()
+            .watchers
+            .push((events, Arc::new(hook)));
     }
 
     /// The failure that ended the task's last failed attempt, if any.
     pub fn last_failure(&self) -> Option<StopReason> {
-        self.node.lock().last_failure.clone()
+        self.node.lock().read(|r| r.last_failure.clone())
     }
 
     /// The live children, in no particular order.
@@ -371,7 +375,7 @@ impl TaskRef {
     /// The child with `key`, if one is registered.
     pub fn child_by_key(&self, key: &str) -> Option<TaskRef> {
         let inner = self.node.lock();
-        let id = inner.keys.get(key)?;
+        let id = inner.rare.as_ref()?.keys.get(key)?;
         inner.children.get(id).cloned().map(TaskRef::from_node)
     }
 
@@ -404,7 +408,7 @@ impl TaskRef {
     pub fn blocked_on(&self) -> Option<(TaskId, std::time::Duration)> {
         self.node
             .lock()
-            .blocked_on
+            .read(|r| r.blocked_on)
             .map(|(id, since)| (id, since.elapsed()))
     }
 }
@@ -434,15 +438,16 @@ fn holds(caller: &Arc<Node>, target: &Arc<Node>) -> bool {
     while let Some(node) = at {
         if target
             .lock()
-            .blocked_on
+            .read(|r| r.blocked_on)
             .is_some_and(|(id, _)| id == node.id)
         {
             return true;
         }
-        at = node
-            .parent
-            .clone()
-            .filter(|p| p.lock().blocked_on.is_some_and(|(id, _)| id == node.id));
+        at = node.parent.clone().filter(|p| {
+            p.lock()
+                .read(|r| r.blocked_on)
+                .is_some_and(|(id, _)| id == node.id)
+        });
     }
     false
 }
@@ -474,11 +479,11 @@ fn add_child<C: Task + Send>(
         let mut inner = parent.lock();
         if let Some(reason) = parent.reason() {
             Some(reason)
-        } else if let Some(key) = key.filter(|k| inner.keys.contains_key(k)) {
+        } else if let Some(key) = key.filter(|k| inner.read(|r| r.keys.contains_key(k))) {
             Some(StopReason::Exists(key))
         } else {
             if let Some(key) = &node.key {
-                inner.keys.insert(key.clone(), node.id);
+                inner.rare().keys.insert(key.clone(), node.id);
             }
             inner.children.insert(node.id, node.clone());
             inner.had_child = true;

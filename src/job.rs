@@ -158,8 +158,13 @@ where
                     wait(
                         ctx,
                         Box::pin(async move {
-                            let handled =
-                                holding(&parent, ops.node(), ops.clone().handle_pending()).await;
+                            let handled = holding(
+                                &parent,
+                                ops.node(),
+                                Instant::now(),
+                                ops.clone().handle_pending(),
+                            )
+                            .await;
                             match handled {
                                 Ok(()) => {
                                     let _ = done.send(());
@@ -253,20 +258,23 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
     if node.is_stopping() || node.restart_requested() {
         return Some(Ended::Interrupted);
     }
+    // Clock reads are a measurable part of a short task's life: each instant read here
+    // serves every timing taken at that moment.
+    let began = Instant::now();
     {
         let mut inner = node.lock();
         inner.attempt += 1;
         inner.up_since = None;
-        if let Some(supervision) = inner.supervision.as_mut() {
-            supervision.reset();
+        if let Some(rare) = inner.rare.as_deref_mut() {
+            rare.supervision.reset();
         }
-        inner.timings.started_at = Some(std::time::SystemTime::now());
+        inner.timings.started_at = Some(inner.timings.wall_clock(began));
     }
     node.set_state(TaskState::Starting);
-    let began = Instant::now();
-    let started = holding(parent, &node, ops.clone().start()).await;
-    node.with_timings(|t| t.start_duration = Some(began.elapsed()));
+    let started = holding(parent, &node, began, ops.clone().start()).await;
+    let run_began = Instant::now();
     if let Err(reason) = started {
+        node.with_timings(|t| t.start_duration = Some(run_began - began));
         return Some(Ended::StartFailed(reason));
     }
     let seq = {
@@ -276,6 +284,7 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
     };
     {
         let mut inner = node.lock();
+        inner.timings.start_duration = Some(run_began - began);
         inner.start_seq = seq;
         inner.ever_started = true;
         inner.up_since = Some(tokio::time::Instant::now());
@@ -289,11 +298,11 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
         return Some(Ended::Interrupted);
     }
     node.set_state(TaskState::Running);
-    node.with_timings(|t| t.run_began = Some(Instant::now()));
-    let ran = holding(parent, &node, ops.clone().run()).await;
+    node.with_timings(|t| t.run_began = Some(run_began));
+    let ran = holding(parent, &node, run_began, ops.clone().run()).await;
     node.with_timings(|t| {
         if ran.is_some() {
-            t.run_duration = t.run_began.map(|b| b.elapsed());
+            t.run_duration = Some(run_began.elapsed());
         }
         t.run_began = None;
     });
@@ -432,7 +441,7 @@ fn schedule(parent: &Arc<Node>, ids: Vec<TaskId>, delay: Duration) {
 /// The number and delay of the next retry, or the final reason when there is none (R1, R3).
 fn plan_retry(node: &Node, failure: StopReason) -> Result<(u32, Duration, StopReason), StopReason> {
     let mut inner = node.lock();
-    let retry = inner.retry;
+    let retry = inner.read(|r| r.retry);
     if inner
         .up_since
         .is_some_and(|since| since.elapsed() >= retry.stable_period())
@@ -460,8 +469,9 @@ fn commit_retry(node: &Arc<Node>, n: u32, delay: Duration, failure: &StopReason)
     let shown = {
         let mut inner = node.lock();
         inner.retry_count = n;
-        inner.last_failure = Some(failure.clone());
-        inner.retry.describe(n)
+        let rare = inner.rare();
+        rare.last_failure = Some(failure.clone());
+        rare.retry.describe(n)
     };
     node.describe("retry".to_owned(), Some(serde_json::Value::String(shown)));
     crate::metrics::retried();
@@ -472,26 +482,64 @@ fn commit_retry(node: &Arc<Node>, n: u32, delay: Duration, failure: &StopReason)
 /// Disposes a child for good and forgets it; then a job whose last child this was stops
 /// with `AutoStop` (L7).
 async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, reason: StopReason) {
+    let dismissed = dismiss(parent, kids, ops, reason).await;
+    settle(parent, dismissed).await;
+}
+
+/// A child torn down, forgotten and told to end its actor, not yet recorded as disposed.
+struct Dismissed {
+    ops: Rc<dyn ChildOps>,
+    reason: StopReason,
+    began: Instant,
+    /// It was its parent's last child.
+    last: bool,
+}
+
+/// The first half of [`finish`]: everything that runs in the parent's mailbox.
+async fn dismiss(
+    parent: &Arc<Node>,
+    kids: &Children,
+    ops: &Rc<dyn ChildOps>,
+    reason: StopReason,
+) -> Dismissed {
     let node = ops.node();
     let began = Instant::now();
     teardown(parent, ops, reason.clone()).await;
-    node.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
     kids.links.borrow_mut().remove(&node.id);
-    let now_empty = {
+    let last = {
         let mut inner = parent.lock();
         inner.forget(node);
-        let gave_up = inner.supervision.as_ref().is_some_and(|s| s.gave_up);
+        let gave_up = inner.read(|r| r.supervision.gave_up);
         inner.children.is_empty() && inner.had_child && !gave_up
     };
-    // The task is disposed once its actor is gone too: nothing of it keeps running.
     ops.terminate();
+    Dismissed {
+        ops: ops.clone(),
+        reason,
+        began,
+        last,
+    }
+}
+
+/// The second half of [`finish`]: the task is disposed once its actor is gone too, so
+/// that nothing of it keeps running; then a job whose last child this was auto-stops.
+async fn settle(parent: &Arc<Node>, dismissed: Dismissed) {
+    let Dismissed {
+        ops,
+        reason,
+        began,
+        last,
+    } = dismissed;
+    let node = ops.node();
     node.actor_gone().await;
+    let ended = Instant::now();
+    node.with_timings(|t| t.lifetime = Some(ended - t.created));
     node.set_state(TaskState::Disposed);
-    let took = began.elapsed();
+    let took = ended - began;
     crate::metrics::disposed(node.kind, took);
     tracing::debug!(parent: &node.span, reason = %reason, duration_us = took.as_micros() as u64, "disposed");
     node.bubble(TaskEvent::Disposed);
-    if now_empty && parent.kind == Kind::Job && parent.state().is_active() {
+    if last && parent.kind == Kind::Job && parent.state().is_active() {
         parent.stop(StopReason::AutoStop(Box::new(reason)));
     }
 }
@@ -513,14 +561,11 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
         was,
         TaskState::Started | TaskState::Running | TaskState::Going
     ) {
-        let deadline = node.lock().dispose_deadline.or_else(|| {
-            let mut inner = parent.lock();
-            inner
-                .supervision
-                .as_mut()
-                .and_then(|s| s.child_dispose_deadline)
-        });
-        let dispose = holding(parent, &node, ops.clone().dispose());
+        let deadline = node
+            .lock()
+            .read(|r| r.dispose_deadline)
+            .or_else(|| parent.lock().read(|r| r.supervision.child_dispose_deadline));
+        let dispose = holding(parent, &node, Instant::now(), ops.clone().dispose());
         let disposed = match deadline {
             None => Some(dispose.await),
             Some(deadline) => within(deadline, dispose).await,
@@ -546,12 +591,18 @@ async fn dispose_all(parent: &Arc<Node>, kids: &Children, reason: StopReason) {
         if order.is_empty() {
             return;
         }
+        // Each child is disposed in order, but their actors end together: waiting for each
+        // before disposing the next would cost a switch to the parent's actor per child.
+        let mut dismissed = Vec::with_capacity(order.len());
         for child in order {
             if kids.contains(child.node().id) {
                 child.node().mark_stopping(reason.clone());
                 let reason = child.node().reason_or_disposed();
-                finish(parent, kids, &child, reason).await;
+                dismissed.push(dismiss(parent, kids, &child, reason).await);
             }
+        }
+        for child in dismissed {
+            settle(parent, child).await;
         }
     }
 }
@@ -571,16 +622,22 @@ async fn within<F: std::future::Future>(deadline: Duration, fut: F) -> Option<F:
     tokio::time::timeout(deadline, fut).await.ok()
 }
 
-/// Runs one lifecycle step of `child`, recording that it holds `parent`'s mailbox.
-async fn holding<R>(parent: &Node, child: &Node, step: impl std::future::Future<Output = R>) -> R {
+/// Runs one lifecycle step of `child`, recording that it holds `parent`'s mailbox from
+/// `since` (the caller's clock read).
+async fn holding<R>(
+    parent: &Node,
+    child: &Node,
+    since: Instant,
+    step: impl std::future::Future<Output = R>,
+) -> R {
     /// Clears the record however the step ends: done, or dropped at a deadline.
     struct Held<'a>(&'a Node);
     impl Drop for Held<'_> {
         fn drop(&mut self) {
-            self.0.lock().blocked_on = None;
+            self.0.lock().set_blocked_on(None);
         }
     }
-    parent.lock().blocked_on = Some((child.id, Instant::now()));
+    parent.lock().set_blocked_on(Some((child.id, since)));
     let _held = Held(parent);
     step.await
 }

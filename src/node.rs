@@ -72,12 +72,10 @@ pub(crate) struct Node {
     inner: Mutex<Inner>,
 }
 
+/// What every task uses, kept inline; the rest is in [`Rare`].
 #[derive(Default)]
 pub(crate) struct Inner {
     pub(crate) timings: Timings,
-    pub(crate) descriptions: Descriptions,
-    pub(crate) steps: Vec<Step>,
-    pub(crate) retry: Retry,
     pub(crate) retry_count: u32,
     /// When the current attempt started successfully, for the stable-period reset (R3).
     /// On tokio's clock, so tests can pause it (R5).
@@ -89,9 +87,22 @@ pub(crate) struct Inner {
     /// Order of the last successful start among siblings, for reverse-order disposal.
     pub(crate) start_seq: u64,
     pub(crate) children: IdMap<Arc<Node>>,
-    pub(crate) keys: HashMap<String, TaskId>,
     pub(crate) had_child: bool,
     pub(crate) next_seq: u64,
+    /// Which endings restart this task.
+    pub(crate) restart_kind: RestartKind,
+    /// Allocated the first time one of its fields is set.
+    pub(crate) rare: Option<Box<Rare>>,
+}
+
+/// What only some tasks use: parents, tasks with descriptions, hooks, keys, a retry policy.
+/// Boxed apart so that a plain leaf costs a few hundred bytes (DESIGN §8).
+#[derive(Default)]
+pub(crate) struct Rare {
+    pub(crate) descriptions: Descriptions,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) retry: Retry,
+    pub(crate) keys: HashMap<String, TaskId>,
     /// Which child's lifecycle holds this task's mailbox, since when.
     pub(crate) blocked_on: Option<(TaskId, Instant)>,
     pub(crate) on_stop: Vec<Box<dyn FnOnce() + Send>>,
@@ -100,10 +111,8 @@ pub(crate) struct Inner {
     /// Hooks on descendants' events (L13).
     pub(crate) watchers: Vec<Watcher>,
     pub(crate) last_failure: Option<StopReason>,
-    /// The job's supervision settings, when it has any (R4).
-    pub(crate) supervision: Option<Box<Supervision>>,
-    /// Which endings restart this task.
-    pub(crate) restart_kind: RestartKind,
+    /// The job's supervision settings (R4).
+    pub(crate) supervision: Supervision,
     /// How long this task's `dispose` may take before it is abandoned (L15).
     pub(crate) dispose_deadline: Option<Duration>,
 }
@@ -116,17 +125,34 @@ fn send_ctl<T: Task>(typed: &(dyn Any + Send + Sync), msg: Control) {
 }
 
 impl Inner {
+    /// The rare fields, allocated on first use.
+    pub(crate) fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
     /// The supervision settings, created on first use.
     pub(crate) fn supervision(&mut self) -> &mut Supervision {
-        self.supervision.get_or_insert_with(Box::default)
+        &mut self.rare().supervision
+    }
+
+    /// Reads a rare field, or its default when none was ever set.
+    pub(crate) fn read<R: Default>(&self, f: impl FnOnce(&Rare) -> R) -> R {
+        self.rare.as_deref().map(f).unwrap_or_default()
+    }
+
+    /// Records which child's lifecycle holds the mailbox (`None`: no child's).
+    pub(crate) fn set_blocked_on(&mut self, on: Option<(TaskId, Instant)>) {
+        if on.is_some() || self.rare.is_some() {
+            self.rare().blocked_on = on;
+        }
     }
 
     /// Removes `child` from this registry (and its key, if the key is still its own).
     pub(crate) fn forget(&mut self, child: &Node) {
         self.children.remove(&child.id);
-        if let Some(key) = &child.key {
-            if self.keys.get(key) == Some(&child.id) {
-                self.keys.remove(key);
+        if let (Some(key), Some(rare)) = (&child.key, self.rare.as_deref_mut()) {
+            if rare.keys.get(key) == Some(&child.id) {
+                rare.keys.remove(key);
             }
         }
     }
@@ -310,11 +336,14 @@ impl Node {
             // In no particular order: only disposal is ordered (last started first, L5), and
             // sorting here would cost a lock per child on every cascade.
             let children: Vec<Arc<Node>> = inner.children.values().cloned().collect();
-            (
-                std::mem::take(&mut inner.on_stop),
-                children,
-                std::mem::take(&mut inner.dependents),
-            )
+            match inner.rare.as_deref_mut() {
+                Some(rare) => (
+                    std::mem::take(&mut rare.on_stop),
+                    children,
+                    std::mem::take(&mut rare.dependents),
+                ),
+                None => (Vec::new(), children, Vec::new()),
+            }
         };
         for release in on_stop {
             if let Err(panic) = crate::supervisor::catch(release) {
@@ -366,8 +395,8 @@ impl Node {
         {
             let mut inner = self.lock();
             match value {
-                Some(value) => inner.descriptions.insert(key, value),
-                None => inner.descriptions.remove(&key),
+                Some(value) => inner.rare().descriptions.insert(key, value),
+                None => inner.rare().descriptions.remove(&key),
             };
         }
         self.bubble(TaskEvent::Described);
@@ -400,13 +429,13 @@ impl Node {
         let mut me: Option<crate::TaskRef> = None;
         let mut at = self.parent.clone();
         while let Some(ancestor) = at {
-            let hooks: Vec<Watcher> = ancestor
-                .lock()
-                .watchers
-                .iter()
-                .filter(|(set, _)| set.contains(event))
-                .cloned()
-                .collect();
+            let hooks: Vec<Watcher> = ancestor.lock().read(|rare| {
+                rare.watchers
+                    .iter()
+                    .filter(|(set, _)| set.contains(event))
+                    .cloned()
+                    .collect()
+            });
             for (_, hook) in hooks {
                 let task = me.get_or_insert_with(|| crate::TaskRef::from_node(self.clone()));
                 if let Err(panic) = crate::supervisor::catch(|| hook(task, event)) {

@@ -4,13 +4,12 @@ use std::ops::Deref;
 use std::panic::Location;
 use std::time::Duration;
 
-use actix::{Addr, Context};
+use actix::Addr;
 
 use crate::handle::{TaskHandle, TaskRef};
 use crate::node::Node;
 use crate::reason::StopReason;
 use crate::state::{Kind, TaskState};
-use crate::supervisor::Supervise;
 use crate::task::{Core, Task, TaskActor, Vtable};
 
 /// The root of a task tree: add top-level tasks to it, shut it all down with it.
@@ -91,13 +90,7 @@ impl Root {
         let (tx, rx) = actix::dev::channel::channel(16);
         let addr: Addr<TaskActor<RootTask>> = Addr::new(tx);
         let node = Node::new(None, None, location, addr);
-        let core = Core::new(node.clone(), RootTask);
-        let actor = TaskActor {
-            core,
-            children: Default::default(),
-        };
-        let fut = Context::with_receiver(rx).into_future(actor);
-        actix_rt::spawn(Supervise::new(node.clone(), fut));
+        Core::spawn(node.clone(), RootTask, rx);
         node.lock().ever_started = true;
         node.set_state(TaskState::Started);
         Self {

@@ -67,6 +67,7 @@ impl TaskRef {
         let node = &self.node;
         let timings = node.timings();
         let inner = node.lock();
+        let blocked = inner.read(|r| r.blocked_on);
         TaskInfo {
             id: node.id,
             parent_id: node.parent.as_ref().map(|p| p.id),
@@ -82,12 +83,12 @@ impl TaskRef {
             start_duration_us: timings.start_duration.map(micros),
             run_duration_us: timings.run_so_far().or(timings.run_duration).map(micros),
             age_us: micros(timings.age()),
-            descriptions: inner.descriptions.clone(),
-            steps: inner.steps.clone(),
+            descriptions: inner.read(|r| r.descriptions.clone()),
+            steps: inner.read(|r| r.steps.clone()),
             retry_count: inner.retry_count,
-            max_retries: inner.retry.max_retries(),
-            blocked_on: inner.blocked_on.map(|(id, _)| id),
-            blocked_for_us: inner.blocked_on.map(|(_, since)| micros(since.elapsed())),
+            max_retries: inner.read(|r| r.retry).max_retries(),
+            blocked_on: blocked.map(|(id, _)| id),
+            blocked_for_us: blocked.map(|(_, since)| micros(since.elapsed())),
             stop_reason: node.reason().map(|r| r.to_string()),
             children: Vec::new(),
         }

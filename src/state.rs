@@ -40,8 +40,11 @@ impl fmt::Display for TaskId {
     }
 }
 
-/// Hashes a [`TaskId`] by one multiplication: ids are unique and sequential, so SipHash's
-/// defence against crafted keys buys nothing on this hot path.
+/// Hashes a [`TaskId`] to itself with its low bits copied to the top: ids are unique and
+/// sequential, so SipHash's defence against crafted keys buys nothing on this hot path.
+/// Keeping the low bits puts siblings added together in neighbouring buckets (a remove
+/// touches memory a recent one already did); the copy at the top feeds the 7-bit tag
+/// the map's probe compares, so neighbours do not all look alike.
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -57,7 +60,7 @@ impl std::hash::Hasher for IdHasher {
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = n ^ (n << 57);
     }
 }
 
@@ -219,6 +222,11 @@ impl Timings {
             created: Instant::now(),
             run_began: None,
         }
+    }
+
+    /// The wall-clock time of `at`, from the monotonic clock's distance to the `add`.
+    pub(crate) fn wall_clock(&self, at: Instant) -> SystemTime {
+        self.created_at + at.saturating_duration_since(self.created)
     }
 
     /// Time since the task was added (its lifetime so far, or its whole lifetime once disposed).

@@ -14,14 +14,17 @@
 //! own mailbox stays free for its own children, so a `start` may add children and wait for them.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 
+use actix::dev::channel::AddressReceiver;
+use actix::dev::ContextFut;
 use actix::{Actor, ActorContext, Context, Handler, Message};
 use tokio::sync::oneshot;
 
@@ -330,7 +333,32 @@ pub(crate) struct Local {
     pub(crate) using: Vec<Box<dyn Any>>,
     pub(crate) on_start: Vec<Box<dyn FnOnce()>>,
     pub(crate) on_dispose: Vec<Box<dyn FnOnce()>>,
-    pub(crate) go: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The work a task runs beside its mailbox: its `go`, or a feeding task's pump.
+enum Work {
+    Go(LocalBoxFuture<'static, Result<(), TaskError>>),
+    Feed(LocalBoxFuture<'static, Result<(), StopReason>>),
+}
+
+impl Work {
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), StopReason>> {
+        match self {
+            Work::Go(fut) => fut.as_mut().poll(cx).map_err(TaskError::into_reason),
+            Work::Feed(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+/// The work of the current attempt, polled by the task's own actor future ([`ActorFut`])
+/// instead of a tokio task of its own: one task of the runtime per tree task.
+#[derive(Default)]
+struct Beside {
+    work: Option<Work>,
+    /// The attempt the work belongs to, reported with its end.
+    attempt: u32,
+    /// Wakes the actor future when work is handed to it from the parent's side.
+    waker: Option<Waker>,
 }
 
 /// The user's value on its arbiter, lent by turns.
@@ -339,26 +367,101 @@ pub(crate) struct Core<T: Task> {
     value: RefCell<T>,
     busy: Cell<bool>,
     queue: RefCell<VecDeque<Queued<T>>>,
-    pub(crate) local: RefCell<Local>,
+    /// Allocated when the task first registers a resource or hook.
+    local: RefCell<Option<Box<Local>>>,
     /// The event a feeding task is about to handle.
     pending: RefCell<Option<Event>>,
     /// A feeding task's source, made as the last step of its start.
     source: RefCell<Option<EventStream>>,
-    vtable: Vtable<T>,
+    beside: RefCell<Beside>,
 }
 
 impl<T: Task> Core<T> {
-    pub(crate) fn new(node: Arc<Node>, value: T) -> Rc<Self> {
-        Rc::new(Self {
+    /// Builds the task's value and actor on this arbiter and spawns the actor, which reads
+    /// its mailbox from `rx`.
+    pub(crate) fn spawn(node: Arc<Node>, value: T, rx: AddressReceiver<TaskActor<T>>) -> Rc<Self> {
+        let core = Rc::new(Self {
             node,
             value: RefCell::new(value),
             busy: Cell::new(false),
             queue: RefCell::new(VecDeque::new()),
-            local: RefCell::new(Local::default()),
+            local: RefCell::new(None),
             pending: RefCell::new(None),
             source: RefCell::new(None),
-            vtable: T::__vtable(),
+            beside: RefCell::new(Beside::default()),
+        });
+        let actor = TaskActor {
+            core: core.clone(),
+            children: None,
+        };
+        let fut = ActorFut {
+            ctx: Context::with_receiver(rx).into_future(actor),
+            core: core.clone(),
+        };
+        actix_rt::spawn(Supervise::new(core.node.clone(), fut));
+        core
+    }
+
+    /// The resources and hooks registered so far, allocated on first use.
+    pub(crate) fn local(&self) -> RefMut<'_, Local> {
+        RefMut::map(self.local.borrow_mut(), |l| {
+            &mut **l.get_or_insert_default()
         })
+    }
+
+    /// Hands this attempt's work to the actor future, which polls it from now on.
+    fn set_work(&self, work: Work) {
+        let attempt = self.node.lock().attempt;
+        let mut beside = self.beside.borrow_mut();
+        beside.work = Some(work);
+        beside.attempt = attempt;
+        if let Some(waker) = &beside.waker {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Polls the work, if any, as the task's user code; its end is reported to the parent.
+    fn poll_work(&self, cx: &mut std::task::Context<'_>) {
+        let (mut work, attempt) = {
+            let mut beside = self.beside.borrow_mut();
+            if !beside
+                .waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                beside.waker = Some(cx.waker().clone());
+            }
+            match beside.work.take() {
+                Some(work) => (work, beside.attempt),
+                None => return,
+            }
+        };
+        // Taken out while polled: the work is user code and may reach this task again.
+        let polled = {
+            let _enter = self.node.span.enter();
+            catch_in(Some(&self.node), || work.poll(cx))
+        };
+        let out = match polled {
+            Ok(Poll::Pending) => {
+                self.beside.borrow_mut().work.get_or_insert(work);
+                return;
+            }
+            Ok(Poll::Ready(out)) => out,
+            Err(panic) => Err(panic),
+        };
+        self.drop_work(work);
+        // A stopping parent disposes all its children by itself and ignores their ends
+        // (see `job::handle`): when a whole subtree stops, not sending saves a message a task.
+        if let Some(parent) = self.node.parent.as_ref().filter(|p| !p.is_stopping()) {
+            parent.ctl(Control::ChildEnded(self.node.id, attempt, out));
+        }
+    }
+
+    /// Drops work whose own `Drop` may be user code that panics.
+    fn drop_work(&self, work: Work) {
+        if let Err(panic) = catch_in(Some(&self.node), move || drop(work)) {
+            tracing::warn!(parent: &self.node.span, reason = %panic, "dropping go panicked");
+        }
     }
 
     fn cx(self: &Rc<Self>) -> TaskCx<T> {
@@ -562,12 +665,12 @@ impl<T: Task> ChildOps for Core<T> {
 
     fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
         Box::pin(async move {
-            if let Some(method) = self.vtable.start {
+            if let Some(method) = T::__vtable().start {
                 self.clone().lifecycle(method).await?;
             }
             // A feeding task's source is part of its start: a source that cannot be made
             // (a zero tick interval) fails the start.
-            if let Some(feed) = self.vtable.feed {
+            if let Some(feed) = T::__vtable().feed {
                 let source = self
                     .clone()
                     .with_value(move |t, cx| Box::pin(std::future::ready((feed.source)(t, cx))))
@@ -581,7 +684,7 @@ impl<T: Task> ChildOps for Core<T> {
 
     fn run(self: Rc<Self>) -> LocalBoxFuture<'static, Option<Result<(), StopReason>>> {
         Box::pin(async move {
-            let method = self.vtable.run?;
+            let method = T::__vtable().run?;
             match self.with_value(method).await {
                 Ok(Err(e)) if e.is_not_implemented() => None,
                 Ok(Ok(())) => Some(Ok(())),
@@ -593,44 +696,34 @@ impl<T: Task> ChildOps for Core<T> {
 
     fn go(self: Rc<Self>) -> LocalBoxFuture<'static, Result<bool, StopReason>> {
         Box::pin(async move {
+            let vtable = T::__vtable();
             let source = self.source.borrow_mut().take();
-            let work: LocalBoxFuture<'static, Result<(), StopReason>> =
-                match (self.vtable.feed, source) {
-                    (Some(feed), Some(source)) => {
-                        Box::pin(self.clone().pump(source, feed.in_parent))
-                    }
-                    _ => {
-                        let Some(method) = self.vtable.go else {
-                            return Ok(false);
-                        };
-                        let go = self
-                            .clone()
-                            .with_value(move |t, cx| Box::pin(std::future::ready(method(t, cx))))
-                            .await?;
-                        let Some(Go(fut)) = go else {
-                            return Ok(false);
-                        };
-                        Box::pin(async move { fut.await.map_err(TaskError::into_reason) })
-                    }
-                };
-            let node = self.node.clone();
-            let attempt = node.lock().attempt;
-            let handle = actix_rt::spawn(async move {
-                let out = Guarded::new(node.clone(), async move { Ok(work.await) })
-                    .await
-                    .and_then(|out| out);
-                if let Some(parent) = &node.parent {
-                    parent.ctl(Control::ChildEnded(node.id, attempt, out));
+            let work = match (vtable.feed, source) {
+                (Some(feed), Some(source)) => {
+                    Work::Feed(Box::pin(self.clone().pump(source, feed.in_parent)))
                 }
-            });
-            self.local.borrow_mut().go = Some(handle);
+                _ => {
+                    let Some(method) = vtable.go else {
+                        return Ok(false);
+                    };
+                    let go = self
+                        .clone()
+                        .with_value(move |t, cx| Box::pin(std::future::ready(method(t, cx))))
+                        .await?;
+                    let Some(Go(fut)) = go else {
+                        return Ok(false);
+                    };
+                    Work::Go(fut)
+                }
+            };
+            self.set_work(work);
             Ok(true)
         })
     }
 
     fn handle_pending(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
         Box::pin(async move {
-            let (Some(feed), Some(event)) = (self.vtable.feed, self.pending.borrow_mut().take())
+            let (Some(feed), Some(event)) = (T::__vtable().feed, self.pending.borrow_mut().take())
             else {
                 return Ok(());
             };
@@ -642,7 +735,7 @@ impl<T: Task> ChildOps for Core<T> {
 
     fn dispose(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
         Box::pin(async move {
-            match self.vtable.dispose {
+            match T::__vtable().dispose {
                 Some(method) => self.with_value(method).await,
                 None => Ok(()),
             }
@@ -650,7 +743,10 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn started(&self) {
-        let hooks = std::mem::take(&mut self.local.borrow_mut().on_start);
+        let hooks = match self.local.borrow_mut().as_deref_mut() {
+            Some(local) => std::mem::take(&mut local.on_start),
+            None => return,
+        };
         for hook in hooks {
             if let Err(panic) = catch_in(Some(&self.node), hook) {
                 tracing::warn!(parent: &self.node.span, reason = %panic, "on_start hook panicked");
@@ -659,10 +755,13 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn release(&self) {
-        let mut local = std::mem::take(&mut *self.local.borrow_mut());
-        if let Some(go) = local.go.take() {
-            go.abort();
+        let work = self.beside.borrow_mut().work.take();
+        if let Some(work) = work {
+            self.drop_work(work);
         }
+        let Some(mut local) = self.local.borrow_mut().take() else {
+            return;
+        };
         while let Some(resource) = local.using.pop() {
             if let Err(panic) = catch_in(Some(&self.node), move || drop(resource)) {
                 tracing::warn!(parent: &self.node.span, reason = %panic, "releasing a resource panicked");
@@ -692,20 +791,11 @@ pub(crate) struct Adoption {
 impl Adoption {
     pub(crate) fn new<T: Task + Send>(
         node: Arc<Node>,
-        rx: actix::dev::channel::AddressReceiver<TaskActor<T>>,
+        rx: AddressReceiver<TaskActor<T>>,
         value: T,
     ) -> Self {
         let child = node.clone();
-        let make = move || -> Rc<dyn ChildOps> {
-            let core = Core::new(child.clone(), value);
-            let actor = TaskActor {
-                core: core.clone(),
-                children: Rc::default(),
-            };
-            let fut = Context::with_receiver(rx).into_future(actor);
-            actix_rt::spawn(Supervise::new(child, fut));
-            core
-        };
+        let make = move || -> Rc<dyn ChildOps> { Core::spawn(child, value, rx) };
         Self {
             node,
             make: Some(Box::new(make)),
@@ -761,8 +851,33 @@ impl Message for Control {
 /// The actor that carries one task: its mailbox serializes the calls sent to the task and
 /// the lifecycle of the task's children.
 pub(crate) struct TaskActor<T: Task> {
-    pub(crate) core: Rc<Core<T>>,
-    pub(crate) children: Rc<Children>,
+    core: Rc<Core<T>>,
+    /// Allocated with the first child.
+    children: Option<Rc<Children>>,
+}
+
+/// A task's actor context together with the work it runs beside its mailbox.
+pub(crate) struct ActorFut<T: Task> {
+    ctx: ContextFut<TaskActor<T>, Context<TaskActor<T>>>,
+    core: Rc<Core<T>>,
+}
+
+impl<T: Task> Future for ActorFut<T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if Pin::new(&mut this.ctx).poll(cx).is_ready() {
+            // Nothing of the task runs once its actor has ended.
+            let work = this.core.beside.borrow_mut().work.take();
+            if let Some(work) = work {
+                this.core.drop_work(work);
+            }
+            return Poll::Ready(());
+        }
+        this.core.poll_work(cx);
+        Poll::Pending
+    }
 }
 
 impl<T: Task> Actor for TaskActor<T> {
@@ -785,7 +900,10 @@ impl<T: Task> Handler<Control> for TaskActor<T> {
                 self.core.close();
                 ctx.stop();
             }
-            other => crate::job::handle(&self.core.node, &self.children, other, ctx),
+            other => {
+                let children = self.children.get_or_insert_with(Rc::default);
+                crate::job::handle(&self.core.node, children, other, ctx)
+            }
         }
     }
 }

@@ -81,7 +81,14 @@ struct Faulty {
 impl Lifecycle for Faulty {
     async fn start(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
         if self.fault == Fault::FailRun {
-            cx.set_retry(Retry::exponential(2, Duration::from_millis(1)));
+            // Stable only after a minute: with 10,000 tasks starting at once in a debug build,
+            // an attempt that fails after 1 ms can take longer than the default stable
+            // period (10 × base) to be concluded, which would reset the count and retry
+            // forever; the test asserts the retry limit, not the machine's speed.
+            cx.set_retry(
+                Retry::exponential(2, Duration::from_millis(1))
+                    .stable_after(Duration::from_secs(60)),
+            );
         }
         if self.fault == Fault::PanicStart {
             panic_with(self.salt);

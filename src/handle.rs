@@ -349,11 +349,7 @@ impl TaskRef {
     }
 
     fn watch(&self, events: EventSet, hook: impl Fn(&TaskRef, TaskEvent) + Send + Sync + 'static) {
-        self.node
-            .lock()
-            .rare()
-            .watchers
-            .push((events, Arc::new(hook)));
+        self.node.watch((events, Arc::new(hook)));
     }
 
     /// The failure that ended the task's last failed attempt, if any.

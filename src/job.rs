@@ -287,7 +287,8 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
         inner.timings.start_duration = Some(run_began - began);
         inner.start_seq = seq;
         inner.ever_started = true;
-        inner.up_since = Some(tokio::time::Instant::now());
+        // Only a task with a retry policy (kept among the rare fields) needs it (R3).
+        inner.up_since = inner.rare.is_some().then(tokio::time::Instant::now);
     }
     node.set_state(TaskState::Started);
     crate::metrics::started(node.kind);

@@ -67,6 +67,8 @@ pub(crate) struct Node {
     pub(crate) lent: AtomicBool,
     /// The task's actor has ended (its future completed).
     actor_ended: AtomicBool,
+    /// Some hook watches this task's descendants: events bubbling up stop to look here.
+    watched: AtomicBool,
     /// Woken at every change a waiter may care about: started, stop asked, disposed.
     changed: Notify,
     inner: Mutex<Inner>,
@@ -191,6 +193,7 @@ impl Node {
             restart: AtomicBool::new(false),
             lent: AtomicBool::new(false),
             actor_ended: AtomicBool::new(false),
+            watched: AtomicBool::new(false),
             changed: Notify::new(),
             inner: Mutex::new(Inner::default()),
         })
@@ -402,6 +405,12 @@ impl Node {
         self.bubble(TaskEvent::Described);
     }
 
+    /// Adds a hook on descendants' events (L13).
+    pub(crate) fn watch(&self, watcher: Watcher) {
+        self.lock().rare().watchers.push(watcher);
+        self.watched.store(true, Ordering::Release);
+    }
+
     /// Resolves when `pred` holds, re-checking at every change.
     pub(crate) async fn wait_until<R>(&self, mut pred: impl FnMut(&Self) -> Option<R>) -> R {
         loop {
@@ -429,6 +438,10 @@ impl Node {
         let mut me: Option<crate::TaskRef> = None;
         let mut at = self.parent.clone();
         while let Some(ancestor) = at {
+            if !ancestor.watched.load(Ordering::Acquire) {
+                at = ancestor.parent.clone();
+                continue;
+            }
             let hooks: Vec<Watcher> = ancestor.lock().read(|rare| {
                 rare.watchers
                     .iter()

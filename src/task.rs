@@ -557,17 +557,18 @@ impl<T: Task> Core<T> {
         .await
     }
 
-    fn lifecycle(
-        self: Rc<Self>,
-        method: Method<T, Result<(), TaskError>>,
-    ) -> LocalBoxFuture<'static, Result<(), StopReason>> {
-        Box::pin(async move {
-            match self.with_value(method).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(e.into_reason()),
-                Err(panic) => Err(panic),
-            }
-        })
+    /// Runs one synchronous piece of user code with the value, in turn, guarded against
+    /// panics: no future to box.
+    async fn with_value_now<R>(
+        self: &Rc<Self>,
+        f: impl FnOnce(&mut T, &mut TaskCx<T>) -> R,
+    ) -> Result<R, StopReason> {
+        self.acquire().await?;
+        let _turn = Turn::take(self);
+        let mut cx = self.cx();
+        let mut value = self.value.borrow_mut();
+        let _enter = self.node.span.enter();
+        catch_in(Some(&self.node), || f(&mut value, &mut cx))
     }
 
     /// Consumes a feeding task's source until it ends, the task is asked to stop, or an
@@ -666,14 +667,16 @@ impl<T: Task> ChildOps for Core<T> {
     fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
         Box::pin(async move {
             if let Some(method) = T::__vtable().start {
-                self.clone().lifecycle(method).await?;
+                self.clone()
+                    .with_value(method)
+                    .await?
+                    .map_err(TaskError::into_reason)?;
             }
             // A feeding task's source is part of its start: a source that cannot be made
             // (a zero tick interval) fails the start.
             if let Some(feed) = T::__vtable().feed {
                 let source = self
-                    .clone()
-                    .with_value(move |t, cx| Box::pin(std::future::ready((feed.source)(t, cx))))
+                    .with_value_now(|t, cx| (feed.source)(t, cx))
                     .await?
                     .map_err(TaskError::into_reason)?;
                 *self.source.borrow_mut() = Some(source);
@@ -708,7 +711,7 @@ impl<T: Task> ChildOps for Core<T> {
                     };
                     let go = self
                         .clone()
-                        .with_value(move |t, cx| Box::pin(std::future::ready(method(t, cx))))
+                        .with_value_now(method)
                         .await?;
                     let Some(Go(fut)) = go else {
                         return Ok(false);

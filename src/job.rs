@@ -104,10 +104,14 @@ where
 {
     let parent = node.clone();
     let kids = kids.clone();
-    let wait = |ctx: &mut Context<A>,
-                fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+    // Unboxed: actix boxes what it waits on, once.
+    fn wait<A, F>(ctx: &mut Context<A>, fut: F)
+    where
+        A: Actor<Context = Context<A>>,
+        F: std::future::Future<Output = ()> + 'static,
+    {
         ctx.wait(actix::fut::wrap_future::<_, A>(fut));
-    };
+    }
     // Once this task is stopping, its children are disposed together by `dispose_all`, last
     // started first (L5): a child that ends meanwhile — its `go` returning because of the
     // stop — must not be disposed on its own, out of that order.
@@ -126,14 +130,12 @@ where
         Control::Adopt(adoption) => {
             if let Some(ops) = adoption.open() {
                 kids.links.borrow_mut().insert(ops.node().id, ops.clone());
-                wait(ctx, Box::pin(drive(parent, kids, ops, None)));
+                wait(ctx, drive(parent, kids, ops, None));
             }
         }
         Control::ChildStopped(id) => {
             if let Some(ops) = kids.get(id) {
-                wait(
-                    ctx,
-                    Box::pin(drive(parent, kids, ops, Some(Ended::Interrupted))),
+                wait(ctx, drive(parent, kids, ops, Some(Ended::Interrupted)),
                 );
             }
         }
@@ -143,9 +145,7 @@ where
                 let current = matches!(node.state(), TaskState::Started | TaskState::Going)
                     && node.lock().attempt == attempt;
                 if current {
-                    wait(
-                        ctx,
-                        Box::pin(drive(parent, kids, ops, Some(Ended::Returned(out)))),
+                    wait(ctx, drive(parent, kids, ops, Some(Ended::Returned(out))),
                     );
                 }
             }
@@ -155,9 +155,7 @@ where
                 let node = ops.node();
                 let current = node.state() == TaskState::Going && node.lock().attempt == attempt;
                 if current && !node.is_stopping() && !node.restart_requested() {
-                    wait(
-                        ctx,
-                        Box::pin(async move {
+                    wait(ctx, async move {
                             let handled = holding(
                                 &parent,
                                 ops.node(),
@@ -174,7 +172,7 @@ where
                                         .await
                                 }
                             }
-                        }),
+                        },
                     );
                 }
             }
@@ -186,38 +184,32 @@ where
                     TaskState::Init | TaskState::Started | TaskState::Going
                 );
                 if idle && ops.node().restart_requested() {
-                    wait(
-                        ctx,
-                        Box::pin(drive(parent, kids, ops, Some(Ended::Interrupted))),
+                    wait(ctx, drive(parent, kids, ops, Some(Ended::Interrupted)),
                     );
                 }
             }
         }
         Control::RetryChild(id) => {
             if let Some(ops) = kids.get(id).filter(|c| c.node().state() == TaskState::Init) {
-                wait(ctx, Box::pin(drive(parent, kids, ops, None)));
+                wait(ctx, drive(parent, kids, ops, None));
             }
         }
         Control::DisposeChildren(reason, done) => {
-            wait(
-                ctx,
-                Box::pin(async move {
+            wait(ctx, async move {
                     dispose_all(&parent, &kids, reason).await;
                     let _ = done.send(());
-                }),
+                },
             );
         }
         Control::DisposeSelf => {
-            wait(
-                ctx,
-                Box::pin(async move {
+            wait(ctx, async move {
                     let reason = parent.reason_or_disposed();
                     parent.set_state(TaskState::Disposing);
                     dispose_all(&parent, &kids, reason).await;
                     parent.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
                     // Disposed once the actor has ended too (see `Node::end_actor`).
                     parent.ctl(Control::Terminate);
-                }),
+                },
             );
         }
         Control::Drain | Control::Terminate => {}

@@ -69,7 +69,8 @@ pub(crate) struct Node {
     actor_ended: AtomicBool,
     /// Some hook watches this task's descendants: events bubbling up stop to look here.
     watched: AtomicBool,
-    /// Woken at every change a waiter may care about: started, stop asked, disposed.
+    /// Woken at every change a waiter may care about: started, stop or restart asked,
+    /// actor ended, disposed.
     changed: Notify,
     inner: Mutex<Inner>,
 }
@@ -221,7 +222,11 @@ impl Node {
         if from != state {
             crate::metrics::transition(self.kind, Some(from), state);
         }
-        self.changed.notify_waiters();
+        // Waiters only look for a first start and for the end (`wait_started`,
+        // `wait_stopped`); waking them at every step would cost a lock each.
+        if matches!(state, TaskState::Started | TaskState::Disposed) {
+            self.changed.notify_waiters();
+        }
     }
 
     pub(crate) fn reason(&self) -> Option<StopReason> {

@@ -135,8 +135,7 @@ where
         }
         Control::ChildStopped(id) => {
             if let Some(ops) = kids.get(id) {
-                wait(ctx, drive(parent, kids, ops, Some(Ended::Interrupted)),
-                );
+                wait(ctx, drive(parent, kids, ops, Some(Ended::Interrupted)));
             }
         }
         Control::ChildEnded(id, attempt, out) => {
@@ -145,8 +144,7 @@ where
                 let current = matches!(node.state(), TaskState::Started | TaskState::Going)
                     && node.lock().attempt == attempt;
                 if current {
-                    wait(ctx, drive(parent, kids, ops, Some(Ended::Returned(out))),
-                    );
+                    wait(ctx, drive(parent, kids, ops, Some(Ended::Returned(out))));
                 }
             }
         }
@@ -156,24 +154,22 @@ where
                 let current = node.state() == TaskState::Going && node.lock().attempt == attempt;
                 if current && !node.is_stopping() && !node.restart_requested() {
                     wait(ctx, async move {
-                            let handled = holding(
-                                &parent,
-                                ops.node(),
-                                Instant::now(),
-                                ops.clone().handle_pending(),
-                            )
-                            .await;
-                            match handled {
-                                Ok(()) => {
-                                    let _ = done.send(());
-                                }
-                                Err(reason) => {
-                                    drive(parent, kids, ops, Some(Ended::Returned(Err(reason))))
-                                        .await
-                                }
+                        let handled = holding(
+                            &parent,
+                            ops.node(),
+                            Instant::now(),
+                            ops.clone().handle_pending(),
+                        )
+                        .await;
+                        match handled {
+                            Ok(()) => {
+                                let _ = done.send(());
                             }
-                        },
-                    );
+                            Err(reason) => {
+                                drive(parent, kids, ops, Some(Ended::Returned(Err(reason)))).await
+                            }
+                        }
+                    });
                 }
             }
         }
@@ -184,8 +180,7 @@ where
                     TaskState::Init | TaskState::Started | TaskState::Going
                 );
                 if idle && ops.node().restart_requested() {
-                    wait(ctx, drive(parent, kids, ops, Some(Ended::Interrupted)),
-                    );
+                    wait(ctx, drive(parent, kids, ops, Some(Ended::Interrupted)));
                 }
             }
         }
@@ -196,21 +191,19 @@ where
         }
         Control::DisposeChildren(reason, done) => {
             wait(ctx, async move {
-                    dispose_all(&parent, &kids, reason).await;
-                    let _ = done.send(());
-                },
-            );
+                dispose_all(&parent, &kids, reason).await;
+                let _ = done.send(());
+            });
         }
         Control::DisposeSelf => {
             wait(ctx, async move {
-                    let reason = parent.reason_or_disposed();
-                    parent.set_state(TaskState::Disposing);
-                    dispose_all(&parent, &kids, reason).await;
-                    parent.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
-                    // Disposed once the actor has ended too (see `Node::end_actor`).
-                    parent.ctl(Control::Terminate);
-                },
-            );
+                let reason = parent.reason_or_disposed();
+                parent.set_state(TaskState::Disposing);
+                dispose_all(&parent, &kids, reason).await;
+                parent.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
+                // Disposed once the actor has ended too (see `Node::end_actor`).
+                parent.ctl(Control::Terminate);
+            });
         }
         Control::Drain | Control::Terminate => {}
     }
@@ -263,7 +256,10 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
         inner.timings.started_at = Some(inner.timings.wall_clock(began));
     }
     node.set_state(TaskState::Starting);
-    let started = holding(parent, &node, began, ops.clone().start()).await;
+    let started = match ops.clone().start() {
+        Some(step) => holding(parent, &node, began, step).await,
+        None => Ok(()),
+    };
     let run_began = Instant::now();
     if let Err(reason) = started {
         node.with_timings(|t| t.start_duration = Some(run_began - began));
@@ -292,7 +288,10 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
     }
     node.set_state(TaskState::Running);
     node.with_timings(|t| t.run_began = Some(run_began));
-    let ran = holding(parent, &node, run_began, ops.clone().run()).await;
+    let ran = match ops.clone().run() {
+        Some(step) => holding(parent, &node, run_began, step).await,
+        None => None,
+    };
     node.with_timings(|t| {
         if ran.is_some() {
             t.run_duration = Some(run_began.elapsed());
@@ -303,7 +302,11 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
         return Some(Ended::Returned(out));
     }
     node.set_state(TaskState::Started);
-    match ops.clone().go().await {
+    let went = match ops.clone().go() {
+        Some(step) => step.await,
+        None => Ok(false),
+    };
+    match went {
         Ok(true) => {
             node.set_state(TaskState::Going);
             None
@@ -550,15 +553,17 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
         node.ctl(Control::DisposeChildren(reason, done));
         let _ = wait.await;
     }
-    if matches!(
+    let started = matches!(
         was,
         TaskState::Started | TaskState::Running | TaskState::Going
-    ) {
+    );
+    let step = if started { ops.clone().dispose() } else { None };
+    if let Some(step) = step {
         let deadline = node
             .lock()
             .read(|r| r.dispose_deadline)
             .or_else(|| parent.lock().read(|r| r.supervision.child_dispose_deadline));
-        let dispose = holding(parent, &node, Instant::now(), ops.clone().dispose());
+        let dispose = holding(parent, &node, Instant::now(), step);
         let disposed = match deadline {
             None => Some(dispose.await),
             Some(deadline) => within(deadline, dispose).await,

@@ -152,7 +152,7 @@ pub struct ReadmeZhDoctests;
 pub mod __private {
     pub use crate::kinds::{channel_feed, tick_feed};
     pub use crate::task::__private::*;
-    pub use crate::task::Vtable;
+    pub use crate::task::{Learned, Vtable};
 }
 
 /// Everything a user of tasktree usually needs, in one import.

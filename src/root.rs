@@ -10,7 +10,7 @@ use crate::handle::{TaskHandle, TaskRef};
 use crate::node::Node;
 use crate::reason::StopReason;
 use crate::state::{Kind, TaskState};
-use crate::task::{Core, Task, TaskActor, Vtable};
+use crate::task::{Core, Learned, Task, TaskActor, Vtable};
 
 /// The root of a task tree: add top-level tasks to it, shut it all down with it.
 ///
@@ -46,6 +46,11 @@ impl Task for RootTask {
 
     fn __vtable() -> Vtable<Self> {
         Vtable::empty()
+    }
+
+    fn __learned() -> &'static Learned {
+        static LEARNED: Learned = Learned::new();
+        &LEARNED
     }
 }
 

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
@@ -64,6 +65,43 @@ pub trait Task: Sized + 'static {
     /// The lifecycle methods of this type. Written by `#[task]`.
     #[doc(hidden)]
     fn __vtable() -> Vtable<Self>;
+
+    /// Which of this type's lifecycle methods are the trait's defaults. Written by `#[task]`.
+    #[doc(hidden)]
+    fn __learned() -> &'static Learned;
+}
+
+/// Which of a task type's lifecycle methods turned out to be [`Lifecycle`]'s defaults.
+/// A default method records itself the first time it runs; later tasks of the type skip
+/// it: no turn with the value, no boxed future, no time in the parent's mailbox. Not
+/// public API.
+#[doc(hidden)]
+pub struct Learned(AtomicU8);
+
+impl Learned {
+    const START: u8 = 1;
+    const RUN: u8 = 2;
+    const GO: u8 = 4;
+    const DISPOSE: u8 = 8;
+
+    /// Nothing learned yet.
+    pub const fn new() -> Self {
+        Self(AtomicU8::new(0))
+    }
+
+    fn learn(&self, method: u8) {
+        self.0.fetch_or(method, Ordering::Relaxed);
+    }
+
+    fn knows(&self, method: u8) -> bool {
+        self.0.load(Ordering::Relaxed) & method != 0
+    }
+}
+
+impl Default for Learned {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The lifecycle of a task: every method is optional (L1).
@@ -103,6 +141,7 @@ pub trait Lifecycle: Task {
     /// Initialise. An `Err` fails the start; with a retry policy it is tried again (R2).
     async fn start(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
         let _ = cx;
+        Self::__learned().learn(Learned::START);
         Ok(())
     }
 
@@ -110,18 +149,21 @@ pub trait Lifecycle: Task {
     /// [`TaskRef::stopped`](crate::TaskRef::stopped) to return when the task is stopped.
     async fn run(&mut self, cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
         let _ = cx;
+        Self::__learned().learn(Learned::RUN);
         Err(TaskError::not_implemented())
     }
 
     /// Return the work to run on its own, or `None` (the default) for none.
     fn go(&mut self, cx: &mut TaskCx<Self>) -> Option<Go> {
         let _ = cx;
+        Self::__learned().learn(Learned::GO);
         None
     }
 
     /// Release what `start` acquired. Runs after the task's children are disposed.
     async fn dispose(&mut self, cx: &mut TaskCx<Self>) {
         let _ = cx;
+        Self::__learned().learn(Learned::DISPOSE);
     }
 }
 
@@ -640,16 +682,17 @@ impl<T: Task> Drop for Turn<'_, T> {
 /// What a parent does with a child of any type.
 pub(crate) trait ChildOps {
     fn node(&self) -> &Arc<Node>;
-    /// `start`; `Err` is a failed start.
-    fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
-    /// `run`, or `None` when the type has no `run`.
-    fn run(self: Rc<Self>) -> LocalBoxFuture<'static, Option<Result<(), StopReason>>>;
-    /// `go` (or a feeding task's source): spawns it when the type has one; its end is
-    /// reported to the parent.
-    fn go(self: Rc<Self>) -> LocalBoxFuture<'static, Result<bool, StopReason>>;
+    /// `start`; `Err` is a failed start. `None`: nothing to run.
+    fn start(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Result<(), StopReason>>>;
+    /// `run`, resolving to `None` when the type has no `run`. `None`: known to have none.
+    fn run(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Option<Result<(), StopReason>>>>;
+    /// `go` (or a feeding task's source): hands it to the task's actor when the type has
+    /// one; its end is reported to the parent. `None`: known to have none.
+    fn go(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Result<bool, StopReason>>>;
     /// A feeding task's pending event, handled in the parent's mailbox.
     fn handle_pending(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
-    fn dispose(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
+    /// `dispose`. `None`: nothing to run.
+    fn dispose(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Result<(), StopReason>>>;
     /// `on_start` hooks, in the order added.
     fn started(&self);
     /// Drops the `go` future, then `using` resources in reverse order, then runs `on_dispose`
@@ -664,9 +707,16 @@ impl<T: Task> ChildOps for Core<T> {
         &self.node
     }
 
-    fn start(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
-        Box::pin(async move {
-            if let Some(method) = T::__vtable().start {
+    fn start(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Result<(), StopReason>>> {
+        let vtable = T::__vtable();
+        let method = vtable
+            .start
+            .filter(|_| !T::__learned().knows(Learned::START));
+        if method.is_none() && vtable.feed.is_none() {
+            return None;
+        }
+        Some(Box::pin(async move {
+            if let Some(method) = method {
                 self.clone()
                     .with_value(method)
                     .await?
@@ -674,7 +724,7 @@ impl<T: Task> ChildOps for Core<T> {
             }
             // A feeding task's source is part of its start: a source that cannot be made
             // (a zero tick interval) fails the start.
-            if let Some(feed) = T::__vtable().feed {
+            if let Some(feed) = vtable.feed {
                 let source = self
                     .with_value_now(|t, cx| (feed.source)(t, cx))
                     .await?
@@ -682,24 +732,29 @@ impl<T: Task> ChildOps for Core<T> {
                 *self.source.borrow_mut() = Some(source);
             }
             Ok(())
-        })
+        }))
     }
 
-    fn run(self: Rc<Self>) -> LocalBoxFuture<'static, Option<Result<(), StopReason>>> {
-        Box::pin(async move {
-            let method = T::__vtable().run?;
+    fn run(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Option<Result<(), StopReason>>>> {
+        let method = T::__vtable()
+            .run
+            .filter(|_| !T::__learned().knows(Learned::RUN))?;
+        Some(Box::pin(async move {
             match self.with_value(method).await {
                 Ok(Err(e)) if e.is_not_implemented() => None,
                 Ok(Ok(())) => Some(Ok(())),
                 Ok(Err(e)) => Some(Err(e.into_reason())),
                 Err(panic) => Some(Err(panic)),
             }
-        })
+        }))
     }
 
-    fn go(self: Rc<Self>) -> LocalBoxFuture<'static, Result<bool, StopReason>> {
-        Box::pin(async move {
-            let vtable = T::__vtable();
+    fn go(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Result<bool, StopReason>>> {
+        let vtable = T::__vtable();
+        if vtable.feed.is_none() && T::__learned().knows(Learned::GO) {
+            return None;
+        }
+        Some(Box::pin(async move {
             let source = self.source.borrow_mut().take();
             let work = match (vtable.feed, source) {
                 (Some(feed), Some(source)) => {
@@ -709,10 +764,7 @@ impl<T: Task> ChildOps for Core<T> {
                     let Some(method) = vtable.go else {
                         return Ok(false);
                     };
-                    let go = self
-                        .clone()
-                        .with_value_now(method)
-                        .await?;
+                    let go = self.clone().with_value_now(method).await?;
                     let Some(Go(fut)) = go else {
                         return Ok(false);
                     };
@@ -721,7 +773,7 @@ impl<T: Task> ChildOps for Core<T> {
             };
             self.set_work(work);
             Ok(true)
-        })
+        }))
     }
 
     fn handle_pending(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
@@ -736,13 +788,11 @@ impl<T: Task> ChildOps for Core<T> {
         })
     }
 
-    fn dispose(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>> {
-        Box::pin(async move {
-            match T::__vtable().dispose {
-                Some(method) => self.with_value(method).await,
-                None => Ok(()),
-            }
-        })
+    fn dispose(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Result<(), StopReason>>> {
+        let method = T::__vtable()
+            .dispose
+            .filter(|_| !T::__learned().knows(Learned::DISPOSE))?;
+        Some(Box::pin(self.with_value(method)))
     }
 
     fn started(&self) {

@@ -119,6 +119,50 @@ async fn l1_go_state_is_going_and_started_without_run() {
     assert_eq!(live.state(), TaskState::Disposed);
 }
 
+/// Overrides `start` and `dispose` only: its `run` and `go` are the trait's defaults.
+#[task]
+struct Counted {
+    starts: Arc<AtomicUsize>,
+    disposes: Arc<AtomicUsize>,
+}
+
+impl Lifecycle for Counted {
+    async fn start(&mut self, _cx: &mut TaskCx<Self>) -> Result<(), TaskError> {
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn dispose(&mut self, _cx: &mut TaskCx<Self>) {
+        self.disposes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[actix_rt::test]
+async fn l1_defaults_learned_once_overrides_run_every_time() {
+    // The framework learns from the first task of a type which methods are the trait's
+    // defaults and skips those for later tasks; the methods a type overrides must run
+    // for every task, and a skipped default must change nothing a user can see.
+    let root = Root::new();
+    let (starts, disposes) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    for n in 1..=3 {
+        let task = root.add(Counted {
+            starts: starts.clone(),
+            disposes: disposes.clone(),
+        });
+        task.wait_started().await.unwrap();
+        assert_eq!(
+            task.state(),
+            TaskState::Started,
+            "no run, no go: it stays started"
+        );
+        task.stop(StopReason::StopByUser("done".into()));
+        assert!(task.wait_stopped().await.is(ReasonKind::StopByUser));
+        assert_eq!(starts.load(Ordering::SeqCst), n);
+        assert_eq!(disposes.load(Ordering::SeqCst), n);
+    }
+    root.shutdown().await;
+}
+
 /// Records how many of its kind are inside a lifecycle method at once.
 #[task]
 struct Overlap {

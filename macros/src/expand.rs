@@ -85,6 +85,12 @@ impl Expansion {
 
                 #key
 
+                fn __learned() -> &'static ::tasktree::__private::Learned {
+                    static LEARNED: ::tasktree::__private::Learned =
+                        ::tasktree::__private::Learned::new();
+                    &LEARNED
+                }
+
                 fn __vtable() -> ::tasktree::__private::Vtable<Self> {
                     #[allow(unused_imports)]
                     use ::tasktree::__private::{ViaDefault as _, ViaLifecycle as _};

@@ -592,9 +592,10 @@ async fn dispose_all(parent: &Arc<Node>, kids: &Children, reason: StopReason) {
         // Each child is disposed in order, but their actors end together: waiting for each
         // before disposing the next would cost a switch to the parent's actor per child.
         let mut dismissed = Vec::with_capacity(order.len());
+        let shared = Arc::new(reason.clone());
         for child in order {
             if kids.contains(child.node().id) {
-                child.node().mark_stopping(reason.clone());
+                child.node().stop_with(shared.clone());
                 let reason = child.node().reason_or_disposed();
                 dismissed.push(dismiss(parent, kids, &child, reason).await);
             }

@@ -60,7 +60,7 @@ pub(crate) struct Node {
     send_ctl: fn(&(dyn Any + Send + Sync), Control),
     state: AtomicU8,
     /// The final stop reason: the first one set wins (L5).
-    reason: OnceLock<StopReason>,
+    reason: OnceLock<Arc<StopReason>>,
     /// `restart()` asked for: the current attempt should end without a final reason.
     restart: AtomicBool,
     /// The user's value is lent to a lifecycle method or message handler right now.
@@ -230,7 +230,7 @@ impl Node {
     }
 
     pub(crate) fn reason(&self) -> Option<StopReason> {
-        self.reason.get().cloned()
+        self.reason.get().map(|r| StopReason::clone(r))
     }
 
     /// The reason to report for a task that can no longer answer.
@@ -321,7 +321,7 @@ impl Node {
     /// releases its `on_stop` resources, stops its children and dependents with the same
     /// reason, then tells whoever disposes it. Returns whether this call did it.
     pub(crate) fn stop(self: &Arc<Self>, reason: StopReason) -> bool {
-        if !self.mark_stopping(reason.clone()) {
+        if !self.mark_stopping(reason) {
             return false;
         }
         match &self.parent {
@@ -334,6 +334,12 @@ impl Node {
     /// `stop` without telling the parent: for the cascade (the parent disposes the subtree
     /// itself) and for the parent's own lifecycle code, which disposes the child next.
     pub(crate) fn mark_stopping(self: &Arc<Self>, reason: StopReason) -> bool {
+        !self.is_stopping() && self.stop_with(Arc::new(reason))
+    }
+
+    /// `mark_stopping` with a reason shared by a whole cascade: one allocation for the
+    /// subtree, not a copy of the reason per task.
+    pub(crate) fn stop_with(self: &Arc<Self>, reason: Arc<StopReason>) -> bool {
         if self.reason.set(reason.clone()).is_err() {
             return false;
         }
@@ -360,10 +366,10 @@ impl Node {
         }
         self.bubble(TaskEvent::Stopping);
         for child in children {
-            child.mark_stopping(reason.clone());
+            child.stop_with(reason.clone());
         }
         for dependent in dependents.iter().filter_map(Weak::upgrade) {
-            dependent.stop(reason.clone());
+            dependent.stop(StopReason::clone(&reason));
         }
         true
     }

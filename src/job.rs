@@ -6,7 +6,7 @@
 //!
 //! | message | what the parent does |
 //! |---|---|
-//! | `Adopt` | builds the child's actor, starts it, then runs `run` or spawns `go` |
+//! | `Adopt` | builds the child's actor, starts it, then runs `run` or hands `go` to the child's actor |
 //! | `ChildStopped` | disposes the child: its children, `dispose`, resources, hooks |
 //! | `ChildEnded` | concludes the attempt as a returned `run` would (a `go` returned, a feed ended, a job failed) |
 //! | `ChildRestart` | disposes the child and starts it again (L14) |
@@ -236,8 +236,8 @@ async fn drive(
     }
 }
 
-/// One attempt: start, then `run` (held here) or `go` (spawned). `None` when the child is
-/// left alive: started with no `run`, or going.
+/// One attempt: start, then `run` (held here) or `go` (polled by the child's own actor
+/// future). `None` when the child is left alive: started with no `run`, or going.
 async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
     let node = ops.node().clone();
     if node.is_stopping() || node.restart_requested() {

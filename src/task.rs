@@ -447,7 +447,7 @@ impl<T: Task> Core<T> {
     /// The resources and hooks registered so far, allocated on first use.
     pub(crate) fn local(&self) -> RefMut<'_, Local> {
         RefMut::map(self.local.borrow_mut(), |l| {
-            &mut **l.get_or_insert_default()
+            &mut **l.get_or_insert_with(Box::default)
         })
     }
 

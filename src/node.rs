@@ -424,6 +424,11 @@ impl Node {
 
     /// Resolves when `pred` holds, re-checking at every change.
     pub(crate) async fn wait_until<R>(&self, mut pred: impl FnMut(&Self) -> Option<R>) -> R {
+        // Often true already (a parent settling a child whose actor has ended): answer
+        // without registering a waiter, which takes the notifier's lock.
+        if let Some(r) = pred(self) {
+            return r;
+        }
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);

@@ -408,6 +408,8 @@ pub(crate) struct Core<T: Task> {
     pub(crate) node: Arc<Node>,
     value: RefCell<T>,
     busy: Cell<bool>,
+    /// The task is disposed: its actor ends at its next poll (see [`ActorFut`]).
+    ending: Cell<bool>,
     queue: RefCell<VecDeque<Queued<T>>>,
     /// Allocated when the task first registers a resource or hook.
     local: RefCell<Option<Box<Local>>>,
@@ -426,6 +428,7 @@ impl<T: Task> Core<T> {
             node,
             value: RefCell::new(value),
             busy: Cell::new(false),
+            ending: Cell::new(false),
             queue: RefCell::new(VecDeque::new()),
             local: RefCell::new(None),
             pending: RefCell::new(None),
@@ -828,7 +831,13 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn terminate(&self) {
-        self.node.ctl(Control::Terminate);
+        // Not a message: the actor future is woken and stops its context itself, which
+        // saves an envelope per task. Messages already in the mailbox are still handled
+        // in that last poll, as they would be before a message sent behind them.
+        self.ending.set(true);
+        if let Some(waker) = &self.beside.borrow().waker {
+            waker.wake_by_ref();
+        }
     }
 }
 
@@ -893,7 +902,8 @@ pub(crate) enum Control {
     DisposeSelf,
     /// Run the calls that queued while the value was lent.
     Drain,
-    /// The task is disposed: stop the actor.
+    /// The root is disposed: stop its actor (a child's actor is ended by its parent, see
+    /// `ChildOps::terminate`).
     Terminate,
 }
 
@@ -920,6 +930,10 @@ impl<T: Task> Future for ActorFut<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        if this.core.ending.get() {
+            this.core.close();
+            ActorContext::stop(this.ctx.ctx());
+        }
         if Pin::new(&mut this.ctx).poll(cx).is_ready() {
             // Nothing of the task runs once its actor has ended.
             let work = this.core.beside.borrow_mut().work.take();

@@ -113,6 +113,10 @@ impl Default for Learned {
 /// | `go` | on its own, beside the task's mailbox | nothing | as `run` |
 /// | `dispose` | in the parent's mailbox, after the task's children are disposed | the parent's mailbox | — |
 ///
+/// A method left out costs nothing after the first task of its type: the default records
+/// that it ran, and later tasks of the type skip that step without touching the parent's
+/// mailbox. `go`'s future is polled by the task's own actor, not by a tokio task of its own.
+///
 /// `go` cannot hold `&mut self` while the task's messages are handled, so it is a plain
 /// method that returns a `'static` future: move into it what it needs (taken out of `self`
 /// in `start`, a channel, [`TaskRef::stopped`](crate::TaskRef::stopped), a [`TaskHandle`](crate::TaskHandle)). When

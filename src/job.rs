@@ -197,7 +197,7 @@ where
         }
         Control::DisposeSelf => {
             wait(ctx, async move {
-                let reason = parent.reason_or_disposed();
+                let reason = parent.stopping_with(StopReason::Disposed);
                 parent.set_state(TaskState::Disposing);
                 dispose_all(&parent, &kids, reason).await;
                 parent.with_timings(|t| t.lifetime = Some(t.created.elapsed()));
@@ -330,14 +330,14 @@ async fn conclude(
     ended: Ended,
 ) -> Next {
     let node = ops.node();
-    if let Some(reason) = node.reason() {
+    if let Some(reason) = node.shared_reason() {
         finish(parent, kids, ops, reason).await;
         return Next::Done;
     }
     if node.take_restart() {
         tracing::debug!(parent: &node.span, "restart");
         crate::metrics::restarted();
-        teardown(parent, ops, StopReason::Restart).await;
+        teardown(parent, ops, Arc::new(StopReason::Restart)).await;
         node.set_state(TaskState::Init);
         return Next::Again;
     }
@@ -364,8 +364,7 @@ async fn conclude(
     let (n, delay, failure) = match decision {
         Ok(next) => next,
         Err(reason) => {
-            node.mark_stopping(reason.clone());
-            let reason = node.reason().unwrap_or(reason);
+            let reason = node.stopping_with(reason);
             finish(parent, kids, ops, reason).await;
             return Next::Done;
         }
@@ -378,12 +377,13 @@ async fn conclude(
     if !admitted {
         tracing::warn!(parent: &parent.span, child = node.id.get(), "restart intensity exceeded");
         parent.lock().supervision().gave_up = true;
-        node.mark_stopping(failure.clone());
-        finish(parent, kids, ops, failure).await;
+        let reason = node.stopping_with(failure);
+        finish(parent, kids, ops, reason).await;
         parent.fail(StopReason::RestartIntensity);
         return Next::Done;
     }
     commit_retry(node, n, delay, &failure);
+    let failure = Arc::new(failure);
     let group = match strategy {
         Strategy::OneForOne => return recycle(parent, ops, failure, delay).await,
         Strategy::OneForAll => kids.restart_group(node, |_| true),
@@ -392,8 +392,19 @@ async fn conclude(
             kids.restart_group(node, |seq| seq >= from)
         }
     };
-    // Last started first down, then up again in start order, all after the failing
-    // child's delay.
+    // Boxed, being rare: its loop would make every step's future larger.
+    Box::pin(restart_group(parent, group, failure, delay)).await;
+    Next::Done
+}
+
+/// Disposes a one-for-all or rest-for-one group, last started first, then starts it again
+/// in start order, all after the failing child's delay.
+async fn restart_group(
+    parent: &Arc<Node>,
+    group: Vec<Rc<dyn ChildOps>>,
+    failure: Arc<StopReason>,
+    delay: Duration,
+) {
     for member in group.iter().rev() {
         teardown(parent, member, failure.clone()).await;
         member.node().set_state(TaskState::Init);
@@ -401,14 +412,13 @@ async fn conclude(
     crate::metrics::restarted();
     let ids: Vec<TaskId> = group.iter().map(|m| m.node().id).collect();
     schedule(parent, ids, delay);
-    Next::Done
 }
 
 /// Disposes the attempt of one child that will be started again after `delay`.
 async fn recycle(
     parent: &Arc<Node>,
     ops: &Rc<dyn ChildOps>,
-    failure: StopReason,
+    failure: Arc<StopReason>,
     delay: Duration,
 ) -> Next {
     teardown(parent, ops, failure).await;
@@ -477,7 +487,14 @@ fn commit_retry(node: &Arc<Node>, n: u32, delay: Duration, failure: &StopReason)
 
 /// Disposes a child for good and forgets it; then a job whose last child this was stops
 /// with `AutoStop` (L7).
-async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, reason: StopReason) {
+// The reason travels as the task's own shared `Arc`: a copy would be 48 bytes in each
+// nested step's future, which decides whether it fits malloc's small-size cache.
+async fn finish(
+    parent: &Arc<Node>,
+    kids: &Children,
+    ops: &Rc<dyn ChildOps>,
+    reason: Arc<StopReason>,
+) {
     let dismissed = dismiss(parent, kids, ops, reason).await;
     settle(parent, dismissed).await;
 }
@@ -485,7 +502,7 @@ async fn finish(parent: &Arc<Node>, kids: &Children, ops: &Rc<dyn ChildOps>, rea
 /// A child torn down, forgotten and told to end its actor, not yet recorded as disposed.
 struct Dismissed {
     ops: Rc<dyn ChildOps>,
-    reason: StopReason,
+    reason: Arc<StopReason>,
     began: Instant,
     /// It was its parent's last child.
     last: bool,
@@ -496,7 +513,7 @@ async fn dismiss(
     parent: &Arc<Node>,
     kids: &Children,
     ops: &Rc<dyn ChildOps>,
-    reason: StopReason,
+    reason: Arc<StopReason>,
 ) -> Dismissed {
     let node = ops.node();
     let began = Instant::now();
@@ -536,14 +553,14 @@ async fn settle(parent: &Arc<Node>, dismissed: Dismissed) {
     tracing::debug!(parent: &node.span, reason = %reason, duration_us = took.as_micros() as u64, "disposed");
     node.bubble(TaskEvent::Disposed);
     if last && parent.kind == Kind::Job && parent.state().is_active() {
-        parent.stop(StopReason::AutoStop(Box::new(reason)));
+        parent.stop(StopReason::AutoStop(Box::new(StopReason::clone(&reason))));
     }
 }
 
 /// Disposes what an attempt acquired: the child's children (last started first), its
 /// `dispose` if its start succeeded, then its resources and hooks. A panic in `dispose` is
 /// reported and the rest still runs (L9).
-async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason) {
+async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: Arc<StopReason>) {
     let node = ops.node().clone();
     let was = node.state();
     node.set_state(TaskState::Disposing);
@@ -566,7 +583,8 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
         let dispose = holding(parent, &node, Instant::now(), step);
         let disposed = match deadline {
             None => Some(dispose.await),
-            Some(deadline) => within(deadline, dispose).await,
+            // Boxed: the timer would make every step's future larger, deadline or not.
+            Some(deadline) => Box::pin(within(deadline, dispose)).await,
         };
         let disposed = disposed.unwrap_or_else(|| {
             tracing::warn!(parent: &node.span, deadline_ms = deadline.unwrap_or_default().as_millis() as u64, "dispose abandoned at its deadline");
@@ -582,7 +600,7 @@ async fn teardown(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>, reason: StopReason
 }
 
 /// Disposes every child of `parent`, last started first (L5).
-async fn dispose_all(parent: &Arc<Node>, kids: &Children, reason: StopReason) {
+async fn dispose_all(parent: &Arc<Node>, kids: &Children, shared: Arc<StopReason>) {
     // Children adopted while these are disposed are picked up by the next round.
     loop {
         let order = kids.disposal_order();
@@ -592,11 +610,13 @@ async fn dispose_all(parent: &Arc<Node>, kids: &Children, reason: StopReason) {
         // Each child is disposed in order, but their actors end together: waiting for each
         // before disposing the next would cost a switch to the parent's actor per child.
         let mut dismissed = Vec::with_capacity(order.len());
-        let shared = Arc::new(reason.clone());
         for child in order {
             if kids.contains(child.node().id) {
                 child.node().stop_with(shared.clone());
-                let reason = child.node().reason_or_disposed();
+                let reason = child
+                    .node()
+                    .shared_reason()
+                    .unwrap_or_else(|| shared.clone());
                 dismissed.push(dismiss(parent, kids, &child, reason).await);
             }
         }

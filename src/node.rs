@@ -233,6 +233,22 @@ impl Node {
         self.reason.get().map(|r| StopReason::clone(r))
     }
 
+    /// The stop reason as stored: cloning it copies nothing.
+    pub(crate) fn shared_reason(&self) -> Option<Arc<StopReason>> {
+        self.reason.get().cloned()
+    }
+
+    /// Marks the task stopping with `reason` unless it already is, and returns the reason
+    /// that won.
+    pub(crate) fn stopping_with(self: &Arc<Self>, reason: StopReason) -> Arc<StopReason> {
+        if let Some(won) = self.shared_reason() {
+            return won;
+        }
+        let reason = Arc::new(reason);
+        self.stop_with(reason.clone());
+        self.shared_reason().unwrap_or(reason)
+    }
+
     /// The reason to report for a task that can no longer answer.
     pub(crate) fn reason_or_disposed(&self) -> StopReason {
         self.reason().unwrap_or(StopReason::Disposed)

@@ -901,7 +901,7 @@ pub(crate) enum Control {
     /// A child's retry delay is over: start it again.
     RetryChild(TaskId),
     /// Dispose every child, last started first, then answer.
-    DisposeChildren(StopReason, oneshot::Sender<()>),
+    DisposeChildren(Arc<StopReason>, oneshot::Sender<()>),
     /// A task with no parent (the root) was stopped: dispose its subtree and itself.
     DisposeSelf,
     /// Run the calls that queued while the value was lent.

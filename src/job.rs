@@ -27,7 +27,7 @@ use crate::node::Node;
 use crate::reason::StopReason;
 use crate::state::{IdMap, Kind, TaskEvent, TaskId, TaskState};
 use crate::strategy::{RestartKind, Strategy};
-use crate::task::{ChildOps, Control};
+use crate::task::{ChildOps, Control, Soon};
 
 /// The children a task's actor drives, by id.
 #[derive(Default)]
@@ -303,8 +303,8 @@ async fn attempt(parent: &Arc<Node>, ops: &Rc<dyn ChildOps>) -> Option<Ended> {
     }
     node.set_state(TaskState::Started);
     let went = match ops.clone().go() {
-        Some(step) => step.await,
-        None => Ok(false),
+        Soon::Now(went) => went,
+        Soon::Later(step) => step.await,
     };
     match went {
         Ok(true) => {

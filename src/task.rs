@@ -519,13 +519,21 @@ impl<T: Task> Core<T> {
 
     /// Waits for the value's turn; the caller then holds it until [`Core::release`].
     async fn acquire(&self) -> Result<(), StopReason> {
-        if !self.busy.get() && self.queue.borrow().is_empty() {
-            self.busy.set(true);
+        if self.try_acquire() {
             return Ok(());
         }
         let (tx, rx) = oneshot::channel();
         self.queue.borrow_mut().push_back(Queued::Turn(tx));
         rx.await.map_err(|_| self.node.reason_or_disposed())
+    }
+
+    /// Takes the value's turn if nobody holds it or waits for it.
+    fn try_acquire(&self) -> bool {
+        let free = !self.busy.get() && self.queue.borrow().is_empty();
+        if free {
+            self.busy.set(true);
+        }
+        free
     }
 
     /// Hands the value to the next in line: an async turn directly, a call through the
@@ -613,11 +621,31 @@ impl<T: Task> Core<T> {
         f: impl FnOnce(&mut T, &mut TaskCx<T>) -> R,
     ) -> Result<R, StopReason> {
         self.acquire().await?;
+        self.in_turn(f)
+    }
+
+    /// Runs synchronous user code with the value, the turn already acquired; passes the
+    /// turn on when done.
+    fn in_turn<R>(
+        self: &Rc<Self>,
+        f: impl FnOnce(&mut T, &mut TaskCx<T>) -> R,
+    ) -> Result<R, StopReason> {
         let _turn = Turn::take(self);
         let mut cx = self.cx();
         let mut value = self.value.borrow_mut();
         let _enter = self.node.span.enter();
         catch_in(Some(&self.node), || f(&mut value, &mut cx))
+    }
+
+    /// Calls the user's `go` (the turn already acquired) and hands its future to the actor.
+    fn begin_go(self: &Rc<Self>, method: GoMethod<T>) -> Result<bool, StopReason> {
+        match self.in_turn(method)? {
+            Some(Go(fut)) => {
+                self.set_work(Work::Go(fut));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Consumes a feeding task's source until it ends, the task is asked to stop, or an
@@ -686,6 +714,12 @@ impl<T: Task> Drop for Turn<'_, T> {
     }
 }
 
+/// A result that is there at once, or a future of it.
+pub(crate) enum Soon<R> {
+    Now(R),
+    Later(LocalBoxFuture<'static, R>),
+}
+
 /// What a parent does with a child of any type.
 pub(crate) trait ChildOps {
     fn node(&self) -> &Arc<Node>;
@@ -694,8 +728,8 @@ pub(crate) trait ChildOps {
     /// `run`, resolving to `None` when the type has no `run`. `None`: known to have none.
     fn run(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Option<Result<(), StopReason>>>>;
     /// `go` (or a feeding task's source): hands it to the task's actor when the type has
-    /// one; its end is reported to the parent. `None`: known to have none.
-    fn go(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Result<bool, StopReason>>>;
+    /// one (`true`); its end is reported to the parent.
+    fn go(self: Rc<Self>) -> Soon<Result<bool, StopReason>>;
     /// A feeding task's pending event, handled in the parent's mailbox.
     fn handle_pending(self: Rc<Self>) -> LocalBoxFuture<'static, Result<(), StopReason>>;
     /// `dispose`. `None`: nothing to run.
@@ -756,30 +790,25 @@ impl<T: Task> ChildOps for Core<T> {
         }))
     }
 
-    fn go(self: Rc<Self>) -> Option<LocalBoxFuture<'static, Result<bool, StopReason>>> {
+    fn go(self: Rc<Self>) -> Soon<Result<bool, StopReason>> {
         let vtable = T::__vtable();
-        if vtable.feed.is_none() && T::__learned().knows(Learned::GO) {
-            return None;
+        let source = self.source.borrow_mut().take();
+        if let (Some(feed), Some(source)) = (vtable.feed, source) {
+            self.set_work(Work::Feed(Box::pin(
+                self.clone().pump(source, feed.in_parent),
+            )));
+            return Soon::Now(Ok(true));
         }
-        Some(Box::pin(async move {
-            let source = self.source.borrow_mut().take();
-            let work = match (vtable.feed, source) {
-                (Some(feed), Some(source)) => {
-                    Work::Feed(Box::pin(self.clone().pump(source, feed.in_parent)))
-                }
-                _ => {
-                    let Some(method) = vtable.go else {
-                        return Ok(false);
-                    };
-                    let go = self.clone().with_value_now(method).await?;
-                    let Some(Go(fut)) = go else {
-                        return Ok(false);
-                    };
-                    Work::Go(fut)
-                }
-            };
-            self.set_work(work);
-            Ok(true)
+        let Some(method) = vtable.go.filter(|_| !T::__learned().knows(Learned::GO)) else {
+            return Soon::Now(Ok(false));
+        };
+        // Usually nothing holds the value at this point: no future to box then.
+        if self.try_acquire() {
+            return Soon::Now(self.begin_go(method));
+        }
+        Soon::Later(Box::pin(async move {
+            self.acquire().await?;
+            self.begin_go(method)
         }))
     }
 

@@ -25,38 +25,31 @@ use metrics::{Counter, Gauge, Histogram};
 use crate::reason::StopReason;
 use crate::state::{Kind, TaskState};
 
-/// The handles of the hot-path metrics, by kind (and state).
+/// The handles of the hot-path metrics, indexed by kind (and state) discriminant.
 struct Handles {
-    tasks: Vec<Vec<Gauge>>,
-    starts: Vec<Counter>,
-    dispose: Vec<Histogram>,
+    tasks: [[Gauge; TaskState::ALL.len()]; Kind::ALL.len()],
+    starts: [Counter; Kind::ALL.len()],
+    dispose: [Histogram; Kind::ALL.len()],
 }
 
 fn handles() -> &'static Handles {
     static HANDLES: OnceLock<Handles> = OnceLock::new();
     HANDLES.get_or_init(|| Handles {
-        tasks: Kind::ALL
-            .iter()
-            .map(|k| {
-                TaskState::ALL
-                    .iter()
-                    .map(|s| metrics::gauge!("tasktree_tasks", "kind" => k.as_str(), "state" => s.as_str()))
-                    .collect()
-            })
-            .collect(),
-        starts: Kind::ALL
-            .iter()
-            .map(|k| metrics::counter!("tasktree_starts_total", "kind" => k.as_str()))
-            .collect(),
+        tasks: Kind::ALL.map(|k| {
+            TaskState::ALL.map(
+                |s| metrics::gauge!("tasktree_tasks", "kind" => k.as_str(), "state" => s.as_str()),
+            )
+        }),
+        starts: Kind::ALL.map(|k| metrics::counter!("tasktree_starts_total", "kind" => k.as_str())),
         dispose: Kind::ALL
-            .iter()
-            .map(|k| metrics::histogram!("tasktree_dispose_seconds", "kind" => k.as_str()))
-            .collect(),
+            .map(|k| metrics::histogram!("tasktree_dispose_seconds", "kind" => k.as_str())),
     })
 }
 
+// `ALL` lists each enum in declaration order (a test in `state.rs` checks it), so a
+// discriminant is its index.
 fn kind_index(kind: Kind) -> usize {
-    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+    kind as usize
 }
 
 /// A task moved from `from` to `to`; a disposed task leaves the gauge.

@@ -468,10 +468,12 @@ impl Node {
     /// Tells every ancestor's watchers of `event`, nearest first, up to the root (L13).
     pub(crate) fn bubble(self: &Arc<Self>, event: TaskEvent) {
         let mut me: Option<crate::TaskRef> = None;
-        let mut at = self.parent.clone();
+        // Borrowed, not cloned: this task keeps its ancestors alive, and a clone per
+        // ancestor per event would be two atomic operations each.
+        let mut at = self.parent.as_ref();
         while let Some(ancestor) = at {
+            at = ancestor.parent.as_ref();
             if !ancestor.watched.load(Ordering::Acquire) {
-                at = ancestor.parent.clone();
                 continue;
             }
             let hooks: Vec<Watcher> = ancestor.lock().read(|rare| {
@@ -487,7 +489,6 @@ impl Node {
                     tracing::warn!(parent: &ancestor.span, reason = %panic, "descendant hook panicked");
                 }
             }
-            at = ancestor.parent.clone();
         }
     }
 }

@@ -301,6 +301,17 @@ pub type Descriptions = std::collections::BTreeMap<String, serde_json::Value>;
 mod tests {
     use super::*;
 
+    /// Metrics index their handles by discriminant: `ALL` must be in declaration order.
+    #[test]
+    fn all_lists_each_enum_in_declaration_order() {
+        for (i, kind) in Kind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i);
+        }
+        for (i, state) in TaskState::ALL.iter().enumerate() {
+            assert_eq!(*state as usize, i);
+        }
+    }
+
     /// The names the code writes must be the names serde writes: one vocabulary everywhere.
     #[test]
     fn names_match_their_serialized_form() {

@@ -393,13 +393,13 @@ async fn conclude(
         }
     };
     // Boxed, being rare: its loop would make every step's future larger.
-    Box::pin(restart_group(parent, group, failure, delay)).await;
+    Box::pin(restart_members(parent, group, failure, delay)).await;
     Next::Done
 }
 
 /// Disposes a one-for-all or rest-for-one group, last started first, then starts it again
 /// in start order, all after the failing child's delay.
-async fn restart_group(
+async fn restart_members(
     parent: &Arc<Node>,
     group: Vec<Rc<dyn ChildOps>>,
     failure: Arc<StopReason>,

@@ -403,8 +403,17 @@ struct Beside {
     work: Option<Work>,
     /// The attempt the work belongs to, reported with its end.
     attempt: u32,
-    /// Wakes the actor future when work is handed to it from the parent's side.
+    /// The actor future's waker, to wake it from the parent's side (work handed over, task
+    /// disposed). `None` until its first poll, which is queued already.
     waker: Option<Waker>,
+}
+
+impl Beside {
+    fn wake(&self) {
+        if let Some(waker) = &self.waker {
+            waker.wake_by_ref();
+        }
+    }
 }
 
 /// The user's value on its arbiter, lent by turns.
@@ -464,9 +473,7 @@ impl<T: Task> Core<T> {
         let mut beside = self.beside.borrow_mut();
         beside.work = Some(work);
         beside.attempt = attempt;
-        if let Some(waker) = &beside.waker {
-            waker.wake_by_ref();
-        }
+        beside.wake();
     }
 
     /// Polls the work, if any, as the task's user code; its end is reported to the parent.
@@ -485,14 +492,15 @@ impl<T: Task> Core<T> {
                 None => return,
             }
         };
-        // Taken out while polled: the work is user code and may reach this task again.
+        // Taken out while polled: the work is user code and may reach this task again. Only
+        // the parent's actor hands work over, never during this poll: it is put back as is.
         let polled = {
             let _enter = self.node.span.enter();
             catch_in(Some(&self.node), || work.poll(cx))
         };
         let out = match polled {
             Ok(Poll::Pending) => {
-                self.beside.borrow_mut().work.get_or_insert(work);
+                self.beside.borrow_mut().work = Some(work);
                 return;
             }
             Ok(Poll::Ready(out)) => out,
@@ -510,6 +518,14 @@ impl<T: Task> Core<T> {
     fn drop_work(&self, work: Work) {
         if let Err(panic) = catch_in(Some(&self.node), move || drop(work)) {
             tracing::warn!(parent: &self.node.span, reason = %panic, "dropping go panicked");
+        }
+    }
+
+    /// Drops the current attempt's work, if any: nothing of it runs from now on.
+    fn end_work(&self) {
+        let work = self.beside.borrow_mut().work.take();
+        if let Some(work) = work {
+            self.drop_work(work);
         }
     }
 
@@ -844,10 +860,7 @@ impl<T: Task> ChildOps for Core<T> {
     }
 
     fn release(&self) {
-        let work = self.beside.borrow_mut().work.take();
-        if let Some(work) = work {
-            self.drop_work(work);
-        }
+        self.end_work();
         let Some(mut local) = self.local.borrow_mut().take() else {
             return;
         };
@@ -868,9 +881,7 @@ impl<T: Task> ChildOps for Core<T> {
         // saves an envelope per task. Messages already in the mailbox are still handled
         // in that last poll, as they would be before a message sent behind them.
         self.ending.set(true);
-        if let Some(waker) = &self.beside.borrow().waker {
-            waker.wake_by_ref();
-        }
+        self.beside.borrow().wake();
     }
 }
 
@@ -969,10 +980,7 @@ impl<T: Task> Future for ActorFut<T> {
         }
         if Pin::new(&mut this.ctx).poll(cx).is_ready() {
             // Nothing of the task runs once its actor has ended.
-            let work = this.core.beside.borrow_mut().work.take();
-            if let Some(work) = work {
-                this.core.drop_work(work);
-            }
+            this.core.end_work();
             return Poll::Ready(());
         }
         this.core.poll_work(cx);
